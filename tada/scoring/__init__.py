@@ -1,0 +1,1 @@
+"""Audio-text scorers (CLAP-shaped): alignment and the stage features LPAPS uses."""
