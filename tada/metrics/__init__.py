@@ -1,0 +1,18 @@
+"""Metric backends: alignment, LPAPS, FAD, Audiobox Aesthetics and MIR axes, behind one interface."""
+
+from tada.metrics.base import Clip, Metric, MetricReport, MissingPackageError, compute_metrics
+from tada.metrics.cache import ClipCache
+from tada.metrics.registry import load_scorer, scorer_name
+from tada.metrics.texts import concept_text
+
+__all__ = [
+    "Clip",
+    "ClipCache",
+    "Metric",
+    "MetricReport",
+    "MissingPackageError",
+    "compute_metrics",
+    "concept_text",
+    "load_scorer",
+    "scorer_name",
+]

@@ -1,0 +1,242 @@
+"""ACE-Step behind the adapter interface: v1 (the paper's 3.5B model) and 1.5 (native in diffusers).
+
+In both, text reaches the DiT only through each block's cross-attention, whose
+``encoder_hidden_states`` is the packed text + lyric (+ speaker / timbre) sequence; ``tfN`` names
+block N's cross-attention.
+
+* v1 (``ace_step_v1``) comes from the ACE-Step repository's ``acestep`` package
+  (``ACEStepTransformer2DModel``, ``transformer_blocks.N.cross_attn``). Its sampler calls the DiT's
+  ``decode()`` twice per step (conditional, then unconditional).
+* 1.5 (``ace_step_15``) is diffusers' ``AceStepPipeline`` (``AceStepTransformer1DModel``,
+  ``layers.N.cross_attn``), CFG batched as ``[cond, uncond]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AceStepPipeline
+from torch import nn
+
+from tada.errors import TadaError
+from tada.interventions import Record, stop_after
+from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
+from tada.models.stable_audio import dit_sites, encode_text, peak_limited
+from tada.sites import Site
+
+ACESTEP_INSTALL = "pip install git+https://github.com/ace-step/ACE-Step"
+
+#: sampler options of the reference's ACE-Step v1 runs (``text2music_diffusion_process`` kwargs)
+V1_SAMPLER: dict[str, Any] = {
+    "scheduler_type": "euler",
+    "cfg_type": "apg",
+    "omega_scale": 7.0,
+    "guidance_interval": 1.0,
+    "guidance_interval_decay": 0.0,
+    "min_guidance_scale": 3.0,
+    "guidance_scale_text": 6.0,
+    "guidance_scale_lyric": 1.0,
+    "use_erg_lyric": True,
+    "use_erg_diffusion": True,
+}
+
+
+class MissingPackageError(TadaError, ImportError):
+    """An optional package an architecture needs is not installed."""
+
+
+def _presets(sampler: dict[str, Any]) -> dict[str, GenerationConfig]:
+    return {
+        "patching": GenerationConfig(steps=50, guidance_scale=7.0, duration=30.0, scheduler=sampler),
+        "steering": GenerationConfig(steps=30, guidance_scale=5.0, duration=30.0, scheduler=sampler),
+    }
+
+
+def import_acestep_pipeline() -> type:
+    """``acestep.pipeline_ace_step.ACEStepPipeline``, or an error saying how to install it."""
+    try:
+        from acestep.pipeline_ace_step import ACEStepPipeline
+    except ImportError as err:
+        raise MissingPackageError(
+            f"ACE-Step v1 needs the `acestep` package, which is not on PyPI: run `{ACESTEP_INSTALL}`."
+        ) from err
+    return ACEStepPipeline
+
+
+class AceStepV1Adapter(ModelAdapter):
+    """ACE-Step v1 3.5B (24 linear-attention blocks of width 2560, UMT5 text encoder), instrumental.
+
+    Prompts are padded to ``text_length`` tokens (128, as the reference's ``pad_to_max_len``) so
+    clean and corrupted conditionings have equal shapes; the unconditional text is zeros. Recording
+    and patching assume guidance at every step (``guidance_interval`` 1.0, as in the reference).
+    ``GenerationConfig.scheduler`` holds keyword arguments of ``text2music_diffusion_process``
+    (defaults: the reference's :data:`V1_SAMPLER`).
+    """
+
+    arch = "ace_step_v1"
+    cond_kwargs = ("encoder_hidden_states", "encoder_attention_mask")
+    denoiser_calls_per_step = 2
+    generation_presets = _presets(V1_SAMPLER)
+    sample_rate = 48000
+
+    def __init__(self, pipe: Any, text_length: int = 128) -> None:
+        self.pipe = pipe
+        self.text_length = text_length
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
+    ) -> AceStepV1Adapter:
+        path = resolve_checkpoint(
+            path_or_id,
+            what="ACE-Step v1",
+            how="Run `huggingface-cli download ACE-Step/ACE-Step-v1-3.5B` or pass a local folder.",
+        )
+        pipeline_cls = import_acestep_pipeline()
+        if not Path(path).is_dir():
+            from huggingface_hub import snapshot_download
+
+            path = snapshot_download(path)
+        pipe = pipeline_cls(
+            checkpoint_dir=path, dtype="bfloat16" if dtype == torch.bfloat16 else "float32", cpu_offload=cpu_offload
+        )
+        pipe.device = torch.device(device)
+        pipe.load_checkpoint(path)
+        return cls(pipe)
+
+    @property
+    def denoiser(self) -> nn.Module:
+        return self.pipe.ace_step_transformer
+
+    @staticmethod
+    def sites_of(transformer: nn.Module) -> list[Site]:
+        """Sites of an ``ACEStepTransformer2DModel`` (``cross_attn`` = text, ``attn`` = self-attention)."""
+        n = len(transformer.transformer_blocks)
+        return dit_sites(n, "transformer_blocks.{}.cross_attn", "transformer_blocks.{}.attn")
+
+    def sites(self) -> list[Site]:
+        return self.sites_of(self.denoiser)
+
+    @torch.no_grad()
+    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+        pipe = self.pipe
+        return encode_text(pipe.text_tokenizer, pipe.text_encoder_model, prompts, self.text_length, pipe.device)
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        pipe, n = self.pipe, len(prompts)
+        text = self.encode_prompt(prompts)
+        no_lyric = torch.zeros(n, 1, dtype=torch.long, device=pipe.device)
+        latents = pipe.text2music_diffusion_process(
+            duration=config.duration,
+            encoder_text_hidden_states=text.hidden_states.to(pipe.dtype),
+            text_attention_mask=text.attention_mask,
+            speaker_embds=torch.zeros(n, 512, device=pipe.device, dtype=pipe.dtype),
+            lyric_token_ids=no_lyric,
+            lyric_mask=no_lyric,
+            random_generators=[torch.Generator().manual_seed(int(s)) for s in seeds],
+            infer_steps=config.steps,
+            guidance_scale=config.guidance_scale,
+            **{**V1_SAMPLER, **config.scheduler},
+        )
+        _, waves = pipe.music_dcae.decode(latents, sr=self.sample_rate)
+        length = int(config.duration * self.sample_rate)
+        waves = torch.stack([w[..., :length].float().cpu() for w in waves]).numpy()
+        return Audio(peak_limited(waves), self.sample_rate)
+
+    def record_conditioning(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, sites: Sequence[Site]
+    ) -> dict[str, list[dict[str, torch.Tensor]]]:
+        """As the base method, but counting DiT passes at the last block (``decode()`` bypasses the DiT's hooks)."""
+        n = self.denoiser_calls_per_step
+        parents = {s.module: Site(s.module, s.module) for s in sites}
+        records = {m: Record(n_calls=n) for m in parents}
+        last_block = self.denoiser.transformer_blocks[-1]
+        with self.intervene({parents[m]: r for m, r in records.items()}), stop_after(last_block, n):
+            self.generate(prompts, seeds, config)
+        return {s.name: records[s.module].calls for s in sites}
+
+
+class AceStep15Adapter(ModelAdapter):
+    """ACE-Step 1.5 through diffusers (instrumental: empty lyrics). Use a base/SFT checkpoint for CFG.
+
+    The pipeline pads text to the longest prompt of the batch and the DiT's cross-attention is
+    unmasked, so a clip depends on the lengths of its batch's prompts, and clean and corrupted
+    batches must tokenize to equal lengths to be patched. ``GenerationConfig.scheduler`` holds extra
+    keyword arguments of the pipeline call (e.g. ``shift``).
+    """
+
+    arch = "ace_step_15"
+    cond_kwargs = ("encoder_hidden_states", "attention_mask")
+    denoiser_calls_per_step = 1
+    generation_presets = _presets({})
+
+    def __init__(self, pipe: AceStepPipeline) -> None:
+        self.pipe = pipe
+        pipe.set_progress_bar_config(disable=True)
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
+    ) -> AceStep15Adapter:
+        path = resolve_checkpoint(
+            path_or_id,
+            what="ACE-Step 1.5",
+            how="Download a diffusers-format ACE-Step 1.5 checkpoint (`huggingface-cli download <repo>`; "
+            "see diffusers' AceStepPipeline docs) or pass a local folder.",
+        )
+        pipe = AceStepPipeline.from_pretrained(path, dtype=dtype)
+        if cpu_offload:
+            pipe.enable_model_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        return cls(pipe)
+
+    @property
+    def denoiser(self) -> nn.Module:
+        return self.pipe.transformer
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.pipe.sample_rate)
+
+    @staticmethod
+    def sites_of(transformer: nn.Module) -> list[Site]:
+        """Sites of an ``AceStepTransformer1DModel`` (``cross_attn`` = text, ``self_attn`` = self-attention)."""
+        return dit_sites(len(transformer.layers), "layers.{}.cross_attn", "layers.{}.self_attn")
+
+    def sites(self) -> list[Site]:
+        return self.sites_of(self.denoiser)
+
+    @torch.no_grad()
+    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+        pipe, duration = self.pipe, self.generation_presets["patching"].duration
+        hidden, mask, _, _ = pipe.encode_prompt(
+            list(prompts), [""] * len(prompts), pipe._execution_device, audio_duration=duration
+        )
+        texts = [pipe._format_prompt(p, audio_duration=duration)[0] for p in prompts]  # what the encoder saw
+        ids = pipe.tokenizer(texts, padding="longest", return_tensors="pt")
+        kept = (row[m.bool()].tolist() for row, m in zip(ids.input_ids, ids.attention_mask, strict=True))
+        tokens = [pipe.tokenizer.convert_ids_to_tokens(k) for k in kept]
+        return PromptEncoding(hidden, mask.long(), tokens)
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        waves = self.pipe(
+            prompt=list(prompts),
+            lyrics=[""] * len(prompts),
+            audio_duration=config.duration,
+            num_inference_steps=config.steps,
+            guidance_scale=config.guidance_scale,
+            generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
+            output_type="np",
+            **config.scheduler,
+        ).audios
+        return Audio(peak_limited(waves), self.sample_rate)

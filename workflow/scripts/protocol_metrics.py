@@ -1,0 +1,25 @@
+"""Snakemake script of rule protocol_metrics: per-clip alignment and LPAPS (+ extras) of a sweep."""
+
+import sys
+from pathlib import Path
+
+import torch
+
+from tada.metrics.sweep import protocol_metrics
+
+sm = snakemake  # noqa: F821
+sys.stdout = sys.stderr = open(sm.log[0], "w")
+torch.set_num_threads(sm.threads)
+report = protocol_metrics(
+    arch=sm.wildcards.arch,
+    sweep_dir=Path(sm.input.manifest).parent,
+    results_dir=sm.params.results,
+    window_seconds=float(sm.params.window_seconds),
+    cache_dir=sm.params.cache,
+    extras=list(sm.params.extras),
+    checkpoints=dict(sm.params.checkpoints),
+)
+report.values.to_csv(sm.output[0], index=False)
+for name, error in report.errors.items():
+    print(f"metric '{name}' not computed: {error}")
+print(f"wrote {len(report.values)} clips to {sm.output[0]}")
