@@ -21,6 +21,10 @@ class MissingCheckpointError(TadaError, FileNotFoundError):
     """A model or metric checkpoint that is not on disk nor in the local hub cache."""
 
 
+class MissingPackageError(TadaError, ImportError):
+    """An optional package an architecture or metric backend needs is not installed."""
+
+
 class ConfigError(TadaError):
     """A config file or prompt file that does not validate."""
 

@@ -53,27 +53,35 @@ class Record(Edit):
 
 @dataclass
 class ReplaceConditioning(Edit):
-    """Replace the conditioning a site receives with recorded values (call ``i`` uses ``calls[i % n]``)."""
+    """Replace the conditioning a site receives with recorded values (call ``i`` uses ``calls[i % n]``).
+
+    Calls before ``start`` pass through unchanged (prompt switching late in sampling, as in PCI).
+    """
 
     calls: list[Conditioning]
+    start: int = 0
     _count: int = 0
 
-    def _next(self) -> Conditioning:
-        values = self.calls[self._count % len(self.calls)]
+    def _next(self) -> Conditioning | None:
+        i = self._count
         self._count += 1
-        return values
+        return self.calls[i % len(self.calls)] if i >= self.start else None
 
     def attach(self, module: nn.Module, site: Site, cond_kwargs: tuple[str, ...]) -> list[RemovableHandle]:
         if site.projection:
 
             def proj_hook(_mod: nn.Module, args: tuple) -> tuple:
-                clean = self._next()["encoder_hidden_states"]
-                return (_match(clean, args[0]), *args[1:])
+                values = self._next()
+                if values is None:
+                    return args
+                return (_match(values["encoder_hidden_states"], args[0], whole_shape=True), *args[1:])
 
             return [module.register_forward_pre_hook(proj_hook)]
 
         def hook(_mod: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
             values = self._next()
+            if values is None:
+                return args, kwargs
             new = dict(kwargs)
             for k, v in values.items():
                 new[k] = _match(v, kwargs.get(k))
@@ -104,14 +112,19 @@ class ZeroOutput(MapOutput):
         super().__init__(torch.zeros_like)
 
 
-def _match(value: torch.Tensor, like: torch.Tensor | None) -> torch.Tensor:
-    """Move a recorded tensor to the device and dtype of the one it replaces, checking its shape."""
+def _match(value: torch.Tensor, like: torch.Tensor | None, whole_shape: bool = False) -> torch.Tensor:
+    """Move a recorded tensor to the device and dtype of the one it replaces, checking its shape.
+
+    A whole cross-attention accepts any number of text tokens (its mask is replaced too), so only
+    the batch must agree; a lone key or value projection needs the exact shape.
+    """
     if like is None:
         return value
-    if value.shape != like.shape:
+    if (value.shape != like.shape) if whole_shape else (value.shape[0] != like.shape[0]):
         raise ValueError(
             f"recorded conditioning has shape {tuple(value.shape)} but the site receives {tuple(like.shape)}: "
-            "clean and corrupted prompts must be encoded to the same length and batch"
+            + ("key/value patching needs clean and corrupted prompts of equal token length" if whole_shape
+               else "record with the same batch of seeds as the patched generation")
         )
     return value.to(device=like.device, dtype=like.dtype)
 

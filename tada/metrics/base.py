@@ -14,12 +14,8 @@ import numpy as np
 import pandas as pd
 
 from tada.audio import read_wav
-from tada.errors import TadaError
+from tada.errors import MissingPackageError
 from tada.metrics.cache import ClipCache, content_hash
-
-
-class MissingPackageError(TadaError, ImportError):
-    """An optional package a metric backend needs is not installed."""
 
 
 def require(package: str, purpose: str, hint: str = "") -> ModuleType:

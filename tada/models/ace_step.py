@@ -21,8 +21,7 @@ import torch
 from diffusers import AceStepPipeline
 from torch import nn
 
-from tada.errors import TadaError
-from tada.interventions import Record, stop_after
+from tada.errors import MissingPackageError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
 from tada.models.stable_audio import dit_sites, encode_text, peak_limited
 from tada.sites import Site
@@ -42,10 +41,6 @@ V1_SAMPLER: dict[str, Any] = {
     "use_erg_lyric": True,
     "use_erg_diffusion": True,
 }
-
-
-class MissingPackageError(TadaError, ImportError):
-    """An optional package an architecture needs is not installed."""
 
 
 def _presets(sampler: dict[str, Any]) -> dict[str, GenerationConfig]:
@@ -149,17 +144,10 @@ class AceStepV1Adapter(ModelAdapter):
         waves = torch.stack([w[..., :length].float().cpu() for w in waves]).numpy()
         return Audio(peak_limited(waves), self.sample_rate)
 
-    def record_conditioning(
-        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, sites: Sequence[Site]
-    ) -> dict[str, list[dict[str, torch.Tensor]]]:
-        """As the base method, but counting DiT passes at the last block (``decode()`` bypasses the DiT's hooks)."""
-        n = self.denoiser_calls_per_step
-        parents = {s.module: Site(s.module, s.module) for s in sites}
-        records = {m: Record(n_calls=n) for m in parents}
-        last_block = self.denoiser.transformer_blocks[-1]
-        with self.intervene({parents[m]: r for m, r in records.items()}), stop_after(last_block, n):
-            self.generate(prompts, seeds, config)
-        return {s.name: records[s.module].calls for s in sites}
+    @property
+    def step_module(self) -> nn.Module:
+        """The last block: ``decode()`` runs the DiT's blocks without calling the DiT's own forward."""
+        return self.denoiser.transformer_blocks[-1]
 
 
 class AceStep15Adapter(ModelAdapter):

@@ -103,6 +103,11 @@ class ModelAdapter(ABC):
         """One clip per (prompt, seed); same seed and prompt give the same audio."""
 
     # shared behaviour ------------------------------------------------------------------------
+    @property
+    def step_module(self) -> nn.Module:
+        """A module that runs once per denoiser call (to count calls); the denoiser by default."""
+        return self.denoiser
+
     def registry(self, presets_dir: Path | None = None) -> SiteRegistry:
         """Resolver of this model's site and preset names."""
         return SiteRegistry(self.arch, self.sites(), presets_dir)
@@ -130,7 +135,7 @@ class ModelAdapter(ABC):
         n = self.denoiser_calls_per_step
         parents = {s.module: Site(s.module, s.module) for s in sites}
         records = {m: Record(n_calls=n) for m in parents}
-        with self.intervene({parents[m]: r for m, r in records.items()}), stop_after(self.denoiser, n):
+        with self.intervene({parents[m]: r for m, r in records.items()}), stop_after(self.step_module, n):
             self.generate(prompts, seeds, config)
         return {s.name: records[s.module].calls for s in sites}
 

@@ -1,7 +1,7 @@
 """The mini world's concept scorer: a small CLAP-shaped audio-text model.
 
-The audio encoder has four convolutional stages over the log-spectrogram (frequency bins as
-channels), pooled into a shared embedding space with a bag-of-words text encoder. It implements
+The audio encoder has four convolutional stages over the log-spectrogram (frequency bins and
+12 chroma bins as channels), pooled into a shared embedding space with a bag-of-words text encoder. It implements
 :class:`~tada.scoring.base.AudioTextScorer`, so alignment and LPAPS use it exactly as they use CLAP.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import librosa
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
@@ -76,9 +77,11 @@ class MiniScorerModel(nn.Module):
         super().__init__()
         self.config = config
         self.vocab = {w: i for i, w in enumerate(["<pad>", "<unk>", *config.vocab])}
-        self.audio = AudioEncoder(config.n_freq, config.channels, config.dim)
+        self.audio = AudioEncoder(config.n_freq + 12, config.channels, config.dim)
         self.text = TextEncoder(len(self.vocab), config.dim)
         self.logit_scale = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
+        chroma = librosa.filters.chroma(sr=config.sample_rate, n_fft=config.n_fft)[:, : config.n_freq]
+        self.register_buffer("chroma", torch.tensor(chroma, dtype=torch.float32), persistent=False)
         self.register_buffer("spec_mean", torch.tensor(config.spec_mean or [0.0] * config.n_freq).view(-1, 1), persistent=False)
         self.register_buffer("spec_std", torch.tensor(config.spec_std or [1.0] * config.n_freq).view(-1, 1), persistent=False)
 
@@ -90,7 +93,10 @@ class MiniScorerModel(nn.Module):
         return ids
 
     def encode_audio_spec(self, log_spec: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        emb, feats = self.audio((log_spec - self.spec_mean) / self.spec_std)
+        """Embedding and stage features of log-spectrograms, with 12 chroma channels appended."""
+        chroma = torch.einsum("cf,bft->bct", self.chroma, torch.expm1(log_spec) ** 2)
+        chroma = chroma / chroma.amax(dim=1, keepdim=True).clamp(min=1e-6)
+        emb, feats = self.audio(torch.cat([(log_spec - self.spec_mean) / self.spec_std, chroma], dim=1))
         return nn.functional.normalize(emb, dim=-1), feats
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
@@ -126,8 +132,6 @@ class MiniScorer(AudioTextScorer):
         if waves.ndim == 3:
             waves = waves.mean(axis=1)
         if sample_rate != self.sample_rate:
-            import librosa
-
             waves = librosa.resample(waves, orig_sr=sample_rate, target_sr=self.sample_rate)
         return log_spectrogram(waves, self.model.config.n_fft, self.model.config.n_freq)
 

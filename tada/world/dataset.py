@@ -52,3 +52,22 @@ def make_clips(
     waves = np.stack([render(a, rng, sample_rate, duration) for a in tqdm(attrs, desc="render clips", leave=False)])
     captions = [random_caption(a, rng, omit, templates) for a in attrs]
     return Clips(waves, captions, pd.DataFrame([a.as_dict() for a in attrs]), sample_rate)
+
+
+def build_world(
+    train_path: str | Path, valid_path: str | Path, examples_dir: str | Path, *, n_train: int, seed: int,
+    sample_rate: int, duration: float, n_valid: int = 400, n_examples: int = 8,
+) -> None:
+    """Render the training and validation sets, and a few example WAVs with their captions."""
+    from tada.audio import write_wav
+
+    train = make_clips(n_train, seed, sample_rate, duration)
+    train.save(train_path)
+    make_clips(n_valid, seed + 1, sample_rate, duration).save(valid_path)
+    examples = Path(examples_dir)
+    examples.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n_examples):
+        write_wav(examples / f"example_{i}.wav", train.waves[i], sample_rate)
+        lines.append(f"example_{i}.wav\t{train.captions[i]}\t{dict(train.attributes.iloc[i])}")
+    (examples / "captions.tsv").write_text("\n".join(lines) + "\n")

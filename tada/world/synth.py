@@ -1,7 +1,7 @@
 """Render clips of the synthetic world from attributes with known values.
 
-Every clip is a sequence of chord events: two or three notes of the tonic triad, always with its
-third (major for ``happy``, minor for ``sad``), rooted in a low (130-190 Hz) or high (290-400 Hz) register,
+Every clip is a sequence of chord events: the root and third of the tonic triad, sometimes its fifth,
+with the third (major for ``happy``, minor for ``sad``), rooted in a low (130-190 Hz) or high (290-400 Hz) register,
 at about 2 (``slow``) or 7 (``fast``) events per second, played by one of four timbres. Notes,
 inversions, onsets, phase, loudness, vibrato and noise are random per clip, so no two clips match.
 """
@@ -67,7 +67,7 @@ def render(attrs: Attributes, rng: np.random.Generator, sample_rate: int = 8000,
     start = rng.uniform(0, 0.04)
     while start < duration - 0.05:
         length = rng.uniform(*EVENT_SECONDS[attrs.tempo])
-        voicings = [[0, 1], [1, 2], [0, 1, 2]]
+        voicings = [[0, 1], [0, 1, 2]]  # root and third always sound: the mood is never ambiguous
         semis = chord[voicings[rng.integers(len(voicings))]]
         i0, n = int(start * sample_rate), int(length * sample_rate)
         n = min(n, n_total - i0)
