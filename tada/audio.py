@@ -28,12 +28,12 @@ def log_spectrogram(waves: torch.Tensor | np.ndarray, n_fft: int = N_FFT, n_bins
 
 
 def griffin_lim(log_spec: torch.Tensor, n_samples: int, n_iter: int = 32) -> torch.Tensor:
-    """Waves ``(batch, n_samples)`` whose log-spectrogram approximates ``log_spec``.
+    """Waves ``(batch, n_samples)`` whose log-spectrogram (its lowest bins) approximates ``log_spec``.
 
     Starts from zero phase, so the result is a deterministic function of its input.
     """
     mag = torch.expm1(log_spec.clamp(min=0)) / 10.0
-    mag = torch.nn.functional.pad(mag, (0, 1, 0, 1))
+    mag = torch.nn.functional.pad(mag, (0, 1, 0, N_FFT // 2 + 1 - mag.shape[1]))  # bins cut above are silent
     window = _window(mag.device)
     spec = mag.to(torch.complex64)
     for _ in range(n_iter):

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+import tada.steering.sweep as sweep_module
 from tada.errors import ConfigError, UnknownNameError
 from tada.metrics.sweep import load_manifest
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic
 from tada.protocol.aggregate import MANIFEST_COLUMNS
-from tada.steering import METHODS, method_sites, mini_concept_prompts, pci, run_sweep, sweep, sweep_alphas
-from tada.steering import sweep as sweep_module
+from tada.steering import METHODS, method_sites, mini_concept_prompts, pci, run_sweep, sweep_alphas, sweep_concept
 from tada.world.attributes import FAMILIES, SWAPS
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(1)
 
 VOCAB = sorted(
     {*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"}
@@ -123,5 +118,5 @@ def test_bad_names_fail_before_loading(monkeypatch, tmp_path, concept: str, meth
 
     monkeypatch.setattr(sweep_module, "load_model", no_load)
     with pytest.raises(UnknownNameError, match=match):
-        sweep("mini", "unused", concept, method, tmp_path, n_prompts=2, n_seeds=1)
+        sweep_concept("mini", "unused", concept, method, tmp_path, n_prompts=2, n_seeds=1)
     assert set(METHODS) == {"pci_all", "pci_loc"}

@@ -49,7 +49,9 @@ def _pattern(words: Sequence[str]) -> re.Pattern[str]:
 
 
 def _like(word: str, replacement: str) -> str:
-    """``replacement`` capitalised like ``word`` (``She`` -> ``He``)."""
+    """``replacement`` capitalised like ``word`` (``She`` -> ``He``, ``VIOLIN`` -> ``TRUMPET``)."""
+    if len(word) > 1 and word.isupper():
+        return replacement.upper()
     return replacement[:1].upper() + replacement[1:] if word[:1].isupper() else replacement
 
 

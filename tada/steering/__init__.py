@@ -2,7 +2,7 @@
 
 from tada.steering.concepts import ConceptPrompts, mini_concept_prompts
 from tada.steering.pci import METHODS, method_sites, pci, pci_generate
-from tada.steering.sweep import run_sweep, sweep, sweep_alphas
+from tada.steering.sweep import run_sweep, sweep_alphas, sweep_concept
 
 __all__ = [
     "METHODS",
@@ -12,6 +12,6 @@ __all__ = [
     "pci",
     "pci_generate",
     "run_sweep",
-    "sweep",
     "sweep_alphas",
+    "sweep_concept",
 ]

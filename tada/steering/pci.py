@@ -26,7 +26,7 @@ def localized_preset(adapter: ModelAdapter) -> str:
     arch's ``localized`` preset file."""
     if adapter.arch != "mini":
         return "localized"
-    blocks = adapter.model.config.semantic_blocks
+    blocks = adapter.model.config.semantic_blocks  # type: ignore[attr-defined]  # a MiniAdapter
     if not blocks:
         raise ConfigError("this mini model has no semantic_blocks in its config; name a localized preset")
     return "".join(f"tf{b}" for b in blocks)

@@ -76,7 +76,7 @@ def run_sweep(
     return manifest
 
 
-def sweep(
+def sweep_concept(
     arch: str,
     checkpoint: str,
     concept: str,

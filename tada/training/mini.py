@@ -34,10 +34,11 @@ class ShuffledConditioning(Edit):
 
 @dataclass
 class MiniTrainConfig:
-    num_layers: int = 6
+    num_layers: int = 4
     width: int = 64
     heads: int = 4
-    semantic_blocks: tuple[int, ...] = (2, 3)
+    semantic_blocks: tuple[int, ...] = (1, 2)
+    n_freq: int = 128  # spectrogram bins modelled (0-2 kHz at 8 kHz)
     train_steps: int = 3000
     batch_size: int = 48
     learning_rate: float = 2e-3
@@ -53,7 +54,7 @@ def train_mini(clips: Clips, cfg: MiniTrainConfig) -> tuple[MiniTextToMusic, dic
     bad = [b for b in cfg.semantic_blocks if not 0 <= b < cfg.num_layers]
     if bad or not cfg.semantic_blocks:
         raise ValueError(f"semantic_blocks {list(cfg.semantic_blocks)} must be non-empty indices in [0, {cfg.num_layers})")
-    specs = log_spectrogram(clips.waves)
+    specs = log_spectrogram(clips.waves, n_bins=cfg.n_freq)
     vocab = sorted({w for c in clips.captions for w in tokenize(c)})
     config = MiniConfig(
         vocab=vocab,
@@ -92,7 +93,7 @@ def train_mini(clips: Clips, cfg: MiniTrainConfig) -> tuple[MiniTextToMusic, dic
             x0, tok = data[idx], ids[idx].clone()
             tok[torch.rand(cfg.batch_size, generator=gen) < cfg.uncond_prob] = null_ids
             noise = torch.randn(x0.shape, generator=gen)
-            sigma = torch.sigmoid(torch.randn(cfg.batch_size, generator=gen))
+            sigma = torch.rand(cfg.batch_size, generator=gen)
             xt = (1 - sigma.view(-1, 1, 1)) * x0 + sigma.view(-1, 1, 1) * noise
             pred = model.velocity(xt, sigma, model.text_encoder(tok))
             loss = nn.functional.mse_loss(pred, noise - x0)

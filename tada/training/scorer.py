@@ -35,12 +35,14 @@ class ScorerTrainConfig:
     batch_size: int = 64
     learning_rate: float = 3e-3
     eval_every: int = 100
+    model_bins: int = 128  # spectrogram bins of the mini model (its round trips are trained on)
     seed: int = 0
 
 
-def _features(waves: np.ndarray, config: ScorerConfig, chunk: int = 512) -> torch.Tensor:
-    """Scorer spectrograms of real clips followed by those of their Griffin-Lim round trips."""
-    model_specs = log_spectrogram(waves)
+def _features(waves: np.ndarray, config: ScorerConfig, model_bins: int, chunk: int = 512) -> torch.Tensor:
+    """Scorer spectrograms of real clips followed by those of their round trips through the mini
+    model's representation (``model_bins`` lowest STFT bins, Griffin-Lim)."""
+    model_specs = log_spectrogram(waves, n_bins=model_bins)
     trips = torch.cat([griffin_lim(model_specs[i : i + chunk], waves.shape[1]) for i in range(0, len(waves), chunk)])
     return torch.cat([log_spectrogram(w, config.n_fft, config.n_freq) for w in (torch.as_tensor(waves), trips)])
 
@@ -50,7 +52,7 @@ def train_scorer(clips: Clips, valid: Clips, cfg: ScorerTrainConfig) -> tuple[Mi
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     config = ScorerConfig(vocab=sorted({w for c in clips.captions for w in tokenize(c)}), sample_rate=clips.sample_rate)
-    specs = _features(clips.waves, config)
+    specs = _features(clips.waves, config, cfg.model_bins)
     real = specs[: len(clips.waves)]
     config.spec_mean = real.mean(dim=(0, 2)).tolist()
     config.spec_std = (real.std(dim=(0, 2)) + 1e-3).tolist()
@@ -62,7 +64,7 @@ def train_scorer(clips: Clips, valid: Clips, cfg: ScorerTrainConfig) -> tuple[Mi
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / cfg.train_steps)))
     gen = torch.Generator().manual_seed(cfg.seed)
-    valid_specs = _features(valid.waves, config)
+    valid_specs = _features(valid.waves, config, cfg.model_bins)
     valid_truth = pd.concat([valid.attributes] * 2, ignore_index=True)
     best, best_acc = copy.deepcopy(model.state_dict()), -1.0
     for step in trange(cfg.train_steps, desc="train scorer", leave=False):

@@ -1,0 +1,47 @@
+# Steering sweeps that feed the protocol: alphas x prompts x seeds of one (concept, method),
+# written as results/sweeps/{arch}/{concept}/{method}/manifest.csv + wav/. For now the methods are
+# PCI prompt switching at every layer (pci_all) or at the localized preset (pci_loc); their
+# largest LPAPS sets the protocol's cut-offs. Config: sweeps.{concepts, methods, prompts, seeds, alphas}.
+from tada.steering.pci import METHODS as SWEEP_METHODS
+
+SWEEPS = {
+    "concepts": ["violin", "fast", "happy"],
+    "methods": ["pci_all", "pci_loc"],
+    "prompts": 8,
+    "seeds": 1,
+    "alphas": [-8, -6, -4, -2, 0, 2, 4, 6, 8],
+} | config.get("sweeps", {})
+
+
+def sweep_manifest(arch, concept, method):
+    return f"{RESULTS}/sweeps/{arch}/{concept}/{method}/manifest.csv"
+
+
+def sweep_targets():
+    """Manifests of every configured (concept, method) sweep of the mini model."""
+    return [sweep_manifest("mini", c, m) for c in SWEEPS["concepts"] for m in SWEEPS["methods"]]
+
+
+rule sweep:
+    """PCI alpha sweep of one concept: WAVs and the manifest the protocol reads."""
+    input:
+        lambda w: model_inputs(w.arch),
+    output:
+        manifest=sweep_manifest("{arch}", "{concept}", "{method}"),
+        clips=directory(f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/wav"),
+    params:
+        checkpoint=lambda w: checkpoint_of(w.arch),
+        load_options=lambda w: load_options(w.arch),
+        prompts=SWEEPS["prompts"],
+        seeds=SWEEPS["seeds"],
+        alphas=SWEEPS["alphas"],
+        threads=config["threads"],
+    log:
+        f"{LOGS}/sweeps/{{arch}}/{{concept}}/{{method}}.log",
+    wildcard_constraints:
+        concept="[a-z_]+",
+        method="|".join(SWEEP_METHODS),
+    resources:
+        runtime=30,
+    script:
+        "../scripts/sweep_pci.py"
