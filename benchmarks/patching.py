@@ -101,7 +101,7 @@ def main() -> None:
     recorded = adapter.record_conditioning(clean, seeds, config, layers)
     plain_times, patched_times = [], []
     adapter.generate(corrupted, seeds, config)  # warm-up
-    for _ in range(max(args.repeats, 5)):  # interleaved, so drifts in machine load hit both alike
+    for _ in range(max(4 * args.repeats, 10)):  # interleaved, so drifts in machine load hit both alike
         start = time.perf_counter()
         adapter.generate(corrupted, seeds, config)
         plain_times.append(time.perf_counter() - start)

@@ -74,8 +74,9 @@ def test_pairs_from_musiccaps_keep_whole_words_without_counterfactuals(musiccaps
     assert list(pairs.columns) == prompts.COLUMNS
     by = {f: g for f, g in pairs.groupby("original_feature")}
     # a2 has the counterfactual 'trumpet', a3 only 'violinist'; a5 is past the limit of 2
-    assert by["violin"].clean_prompt.tolist() == ["A folk piece with violin and strings.", "A fiddle tune with a fast beat."]
-    assert by["violin"].corrupted_prompt.tolist() == ["A folk piece with trumpet and.", "A trumpet tune with a fast beat."]
+    violin = by["violin"]
+    assert violin.clean_prompt.tolist() == ["A folk piece with violin and strings.", "A fiddle tune with a fast beat."]
+    assert violin.corrupted_prompt.tolist() == ["A folk piece with trumpet and.", "A trumpet tune with a fast beat."]
     assert by["fast"].corrupted_prompt.tolist() == ["A fiddle tune with a slow beat."]
     assert by["female"].corrupted_prompt.tolist() == ["A man sings; his voice is soft. He smiles."]
     assert by["slow"].clean_prompt.tolist() == ["Breakfast music, slow and calm."]  # 'Breakfast' is not 'fast'
@@ -248,7 +249,11 @@ def test_cells_write_audio_manifest_scores(mini: MiniAdapter, tmp_path: Path) ->
 
 
 # tiny real architectures -------------------------------------------------------------------------
-BUILDERS = {"stable_audio": tiny.tiny_stable_audio, "audioldm2": tiny.tiny_audioldm2, "ace_step_15": tiny.tiny_ace_step_15}
+BUILDERS = {
+    "stable_audio": tiny.tiny_stable_audio,
+    "audioldm2": tiny.tiny_audioldm2,
+    "ace_step_15": tiny.tiny_ace_step_15,
+}
 DURATIONS = {"stable_audio": None, "audioldm2": 0.016, "ace_step_15": 2.0}
 
 
@@ -296,6 +301,14 @@ def test_impact_formula() -> None:
     np.testing.assert_allclose(families.loc["tempo"], [0.0, 0.5, 1.0])
     with pytest.raises(ConfigError, match="lack preset.*tf3"):
         impact_table(hand_scores(), ["tf3"])
+    # ablation and reverse patching lower the score: the same ratios, defined for the other sign
+    assert (Patching().sign, Patching(reverse=True).sign, Patching("ablate").sign) == (1, -1, -1)
+    lowered = hand_scores().assign(score=lambda d: -d.score)
+    pd.testing.assert_frame_equal(
+        impact_table(lowered, ["tf0", "tf1", "tf2"], sign=-1)[["feature", "site", "impact"]],
+        impact[["feature", "site", "impact"]],
+    )
+    assert impact_table(lowered, ["tf0", "tf1", "tf2"]).impact.isna().all()
 
 
 def test_preset_file_resolves(mini: MiniAdapter, tmp_path: Path) -> None:
@@ -305,8 +318,9 @@ def test_preset_file_resolves(mini: MiniAdapter, tmp_path: Path) -> None:
 
 
 def test_report_files(tmp_path: Path) -> None:
-    out = {k: tmp_path / n for k, n in [("impact", "impact.csv"), ("heatmap_png", "h.png"), ("heatmap_pdf", "h.pdf"),
-                                         ("bars", "bars.png"), ("preset", "loc.yaml"), ("summary", "summary.md")]}  # fmt: skip
+    names = {"impact": "impact.csv", "heatmap_png": "h.png", "heatmap_pdf": "h.pdf", "bars": "bars.png",
+             "preset": "loc.yaml", "summary": "summary.md"}  # fmt: skip
+    out = {k: tmp_path / n for k, n in names.items()}
     write_report("mini", hand_scores(), ["tf0", "tf1", "tf2"], 0.3, out, {"variant": "patch"}, ["tf2"])
     assert all(p.stat().st_size > 0 for p in out.values())
     impact = pd.read_csv(out["impact"])

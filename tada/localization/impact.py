@@ -21,7 +21,7 @@ from tada.scoring.base import AudioTextScorer
 
 #: alignment text of a feature word, by scorer (the reference's CLAP wording; the mini scorer's words)
 TEXT_TEMPLATES = {"clap": "This is a music of {}", "mini": "{}"}
-#: denominators ``s(all) - s(none)`` at or below this leave a concept's impact undefined
+#: effects ``s(all) - s(none)`` (signed by the expected direction) at or below this leave impact undefined
 MIN_EFFECT = 1e-6
 
 
@@ -41,10 +41,11 @@ def preset_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(score="mean", clips="size").reset_index()
 
 
-def impact_table(scores: pd.DataFrame, sites: Sequence[str]) -> pd.DataFrame:
+def impact_table(scores: pd.DataFrame, sites: Sequence[str], sign: int = 1) -> pd.DataFrame:
     """``I(l, c)`` for every feature and site from per-clip scores (columns feature, preset, score).
 
-    Impact is NaN for a feature whose ``all`` preset does not raise the score above ``none``.
+    ``sign`` is the direction ``all`` should move the score from ``none`` (+1 when patching the clean
+    conditioning in, -1 for reverse patching and ablation); where it does not, impact is NaN.
     """
     means = preset_scores(scores).pivot(index="feature", columns="preset", values="score")
     missing = [p for p in ("none", "all", *sites) if p not in means.columns]
@@ -54,7 +55,7 @@ def impact_table(scores: pd.DataFrame, sites: Sequence[str]) -> pd.DataFrame:
     for feature, s in means.iterrows():
         effect = s["all"] - s["none"]
         for site in sites:
-            value = max(0.0, (s[site] - s["none"]) / effect) if effect > MIN_EFFECT else np.nan
+            value = max(0.0, (s[site] - s["none"]) / effect) if sign * effect > MIN_EFFECT else np.nan
             rows.append((feature, site, value, s[site], s["none"], s["all"]))
     return pd.DataFrame(rows, columns=["feature", "site", "impact", "score", "score_none", "score_all"])
 

@@ -41,6 +41,12 @@ class Patching:
         if self.reverse and self.variant == "ablate":
             raise ConfigError("reverse applies to patch, key and value; ablate always generates the clean prompt")
 
+    @property
+    def sign(self) -> int:
+        """+1 when intervening should raise the clean concept's score (patching the clean prompt in),
+        -1 when it should lower it (reverse patching, ablation)."""
+        return -1 if self.reverse or self.variant == "ablate" else 1
+
     def prompts(self, clean: list[str], corrupted: list[str]) -> tuple[list[str], list[str]]:
         """(prompts whose conditioning is patched in, prompts generated)."""
         if self.variant == "ablate":

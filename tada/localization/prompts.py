@@ -39,10 +39,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ConfigError(f"prompt file {path} does not exist")
     if path.stat().st_size == 0:
         raise ConfigError(f"prompt file {path} is empty")
+    parquet = path.suffix == ".parquet"
     try:
-        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        table = pd.read_parquet(path) if parquet else pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError, ValueError) as err:
-        raise ConfigError(f"prompt file {path} cannot be read as {'parquet' if path.suffix == '.parquet' else 'CSV'}: {err}") from err
+        raise ConfigError(f"prompt file {path} cannot be read as {'parquet' if parquet else 'CSV'}: {err}") from err
     if table.empty:
         raise ConfigError(f"prompt file {path} has no rows")
     return table

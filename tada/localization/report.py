@@ -77,7 +77,8 @@ def summary(
     if undefined:
         lines += [
             "",
-            f"Impact undefined (patching all sites did not raise the score above none): {', '.join(undefined)}.",
+            "Impact undefined (intervening on all sites did not move the score from none in the expected "
+            f"direction): {', '.join(undefined)}.",
         ]
     base = impact.groupby("feature", sort=False)[["score_none", "score_all"]].first().round(3)
     lines += ["", "## Scores of the baselines", "", base.to_markdown(), ""]
@@ -93,10 +94,11 @@ def write_report(
     settings: Mapping[str, object],
     truth: Sequence[str] | None = None,
     truth_label: str = "ground truth",
+    sign: int = 1,
 ) -> pd.DataFrame:
     """Write ``out['impact']`` (csv), ``heatmap_png``, ``heatmap_pdf``, ``bars``, ``preset`` and
-    ``summary`` (those given); returns the impact table."""
-    impact = impact_table(scores, sites)
+    ``summary`` (those given); returns the impact table (``sign`` as in :func:`impact_table`)."""
+    impact = impact_table(scores, sites, sign)
     groups = family_groups(arch, list(dict.fromkeys(impact.feature)))
     if groups:
         impact.insert(1, "family", impact.feature.map(groups))

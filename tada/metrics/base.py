@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tada.audio import read_wav
-from tada.errors import MissingPackageError
+from tada.errors import MissingPackageError, TadaError
 from tada.metrics.cache import ClipCache, content_hash
 
 

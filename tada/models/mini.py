@@ -94,6 +94,8 @@ class MiniTextToMusic(nn.Module):
             global_states_input_dim=8,
             cross_attention_input_dim=config.text_dim,
         )
+        # learned absolute positions (the DiT's rotary embedding alone is weak on 32 frames)
+        self.positions = nn.Parameter(torch.zeros(config.n_freq, config.n_frames))
         self.scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
         mean = torch.tensor(config.spec_mean or [0.0] * config.n_freq).view(-1, 1)
         std = torch.tensor(config.spec_std or [1.0] * config.n_freq).view(-1, 1)
@@ -122,7 +124,7 @@ class MiniTextToMusic(nn.Module):
         """Predicted flow ``noise - x0`` at noise level ``sigma`` (one per sample)."""
         glob = torch.zeros(x.shape[0], 1, 8, device=x.device, dtype=x.dtype)
         return self.transformer(
-            x, sigma, encoder_hidden_states=text, global_hidden_states=glob, rotary_embedding=self.rotary()
+            x + self.positions, sigma, encoder_hidden_states=text, global_hidden_states=glob, rotary_embedding=self.rotary()
         ).sample
 
     def normalize(self, log_spec: torch.Tensor) -> torch.Tensor:
