@@ -23,7 +23,7 @@ from torch import nn
 
 from tada.errors import MissingPackageError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.stable_audio import dit_sites, encode_text, peak_limited
+from tada.models.pipelines import dit_sites, encode_text, peak_limited, place
 from tada.sites import Site
 
 ACESTEP_INSTALL = "pip install git+https://github.com/ace-step/ACE-Step"
@@ -179,11 +179,7 @@ class AceStep15Adapter(ModelAdapter):
             "see diffusers' AceStepPipeline docs) or pass a local folder.",
         )
         pipe = AceStepPipeline.from_pretrained(path, dtype=dtype)
-        if cpu_offload:
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            pipe.to(device)
-        return cls(pipe)
+        return cls(place(pipe, device, cpu_offload))
 
     @property
     def denoiser(self) -> nn.Module:

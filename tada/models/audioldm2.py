@@ -20,7 +20,7 @@ from torch import nn
 from transformers import GPT2LMHeadModel
 
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.stable_audio import NEGATIVE_PROMPT, encode_text, peak_limited
+from tada.models.pipelines import NEGATIVE_PROMPT, encode_text, peak_limited, place
 from tada.sites import Site
 
 #: Flan-T5 length limit of the AudioLDM2 checkpoints' tokenizer
@@ -63,11 +63,7 @@ class AudioLDM2Adapter(ModelAdapter):
         # needs the GenerationMixin helpers of the LM-head class (same weights, tied head)
         language_model = GPT2LMHeadModel.from_pretrained(path, subfolder="language_model", dtype=dtype)
         pipe = AudioLDM2Pipeline.from_pretrained(path, language_model=language_model, dtype=dtype)
-        if cpu_offload:
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            pipe.to(device)
-        return cls(pipe)
+        return cls(place(pipe, device, cpu_offload))
 
     @property
     def denoiser(self) -> nn.Module:

@@ -9,48 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from diffusers import StableAudioPipeline
 from torch import nn
-from transformers import PreTrainedTokenizerBase
 
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
+from tada.models.pipelines import NEGATIVE_PROMPT, dit_sites, encode_text, peak_limited, place
 from tada.sites import Site
-
-#: negative prompt of the reference's Stable Audio and AudioLDM2 runs
-NEGATIVE_PROMPT = "Low quality, average quality."
-
-
-def peak_limited(waves: np.ndarray) -> np.ndarray:
-    """Float32 clips scaled down, each on its own, to peak at most 1 (quieter clips are left as they are)."""
-    return (waves / np.maximum(1.0, np.abs(waves).max(axis=(1, 2), keepdims=True))).astype(np.float32)
-
-
-def encode_text(
-    tokenizer: PreTrainedTokenizerBase, encoder: nn.Module, prompts: Sequence[str], length: int, device: torch.device
-) -> PromptEncoding:
-    """Encoder states of ``prompts`` padded to ``length`` tokens, with the tokens themselves."""
-    inputs = tokenizer(list(prompts), padding="max_length", max_length=length, truncation=True, return_tensors="pt")
-    ids, mask = inputs.input_ids.to(device), inputs.attention_mask.to(device)
-    hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    kept = (row[m.bool()].tolist() for row, m in zip(inputs.input_ids, inputs.attention_mask, strict=True))
-    return PromptEncoding(hidden, mask, [tokenizer.convert_ids_to_tokens(k) for k in kept])
-
-
-def dit_sites(n_blocks: int, cross: str, self_attn: str) -> list[Site]:
-    """``tfN`` / ``tfNk`` / ``tfNv`` / ``tfNself`` for a DiT; ``cross``/``self_attn`` are ``{}``-templates."""
-    sites: list[Site] = []
-    for n in range(n_blocks):
-        module = cross.format(n)
-        sites += [
-            Site(f"tf{n}", module),
-            Site(f"tf{n}k", module, projection="k"),
-            Site(f"tf{n}v", module, projection="v"),
-            Site(f"tf{n}self", self_attn.format(n), kind="self"),
-        ]
-    return sites
-
 
 class StableAudioAdapter(ModelAdapter):
     """Stable Audio Open 1.0: a 24-block DiT with T5 cross-attention, CFG batched as ``[uncond, cond]``.
@@ -81,11 +46,7 @@ class StableAudioAdapter(ModelAdapter):
             "`huggingface-cli download stabilityai/stable-audio-open-1.0`, or pass a local folder.",
         )
         pipe = StableAudioPipeline.from_pretrained(path, dtype=dtype)
-        if cpu_offload:
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            pipe.to(device)
-        return cls(pipe)
+        return cls(place(pipe, device, cpu_offload))
 
     @property
     def denoiser(self) -> nn.Module:

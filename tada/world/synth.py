@@ -2,7 +2,7 @@
 
 Every clip is a sequence of chord events: the root and third of the tonic triad, sometimes its fifth,
 with the third (major for ``happy``, minor for ``sad``), rooted in a low (130-190 Hz) or high (290-400 Hz) register,
-at about 2 (``slow``) or 7 (``fast``) events per second, played by one of four timbres. Notes,
+at about 2 (``slow``) or 7 (``fast``) detached events per second, played by one of four timbres. Notes,
 inversions, onsets, phase, loudness, vibrato and noise are random per clip, so no two clips match.
 """
 
@@ -69,7 +69,8 @@ def render(attrs: Attributes, rng: np.random.Generator, sample_rate: int = 8000,
         length = rng.uniform(*EVENT_SECONDS[attrs.tempo])
         voicings = [[0, 1], [0, 1, 2]]  # root and third always sound: the mood is never ambiguous
         semis = chord[voicings[rng.integers(len(voicings))]]
-        i0, n = int(start * sample_rate), int(length * sample_rate)
+        # detached notes (a gap before the next onset), so tempo is a strong rhythm of sound and silence
+        i0, n = int(start * sample_rate), int(length * rng.uniform(0.55, 0.7) * sample_rate)
         n = min(n, n_total - i0)
         gain = rng.uniform(0.7, 1.0)
         for s in semis:

@@ -1,0 +1,58 @@
+"""Helpers shared by the adapters of diffusers-based pipelines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from tada.models.base import PromptEncoding
+from tada.sites import Site
+
+
+#: negative prompt of the reference's Stable Audio and AudioLDM2 runs
+NEGATIVE_PROMPT = "Low quality, average quality."
+
+
+def peak_limited(waves: np.ndarray) -> np.ndarray:
+    """Float32 clips scaled down, each on its own, to peak at most 1 (quieter clips are left as they are)."""
+    return (waves / np.maximum(1.0, np.abs(waves).max(axis=(1, 2), keepdims=True))).astype(np.float32)
+
+
+def encode_text(
+    tokenizer: PreTrainedTokenizerBase, encoder: nn.Module, prompts: Sequence[str], length: int, device: torch.device
+) -> PromptEncoding:
+    """Encoder states of ``prompts`` padded to ``length`` tokens, with the tokens themselves."""
+    inputs = tokenizer(list(prompts), padding="max_length", max_length=length, truncation=True, return_tensors="pt")
+    ids, mask = inputs.input_ids.to(device), inputs.attention_mask.to(device)
+    hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    kept = (row[m.bool()].tolist() for row, m in zip(inputs.input_ids, inputs.attention_mask, strict=True))
+    return PromptEncoding(hidden, mask, [tokenizer.convert_ids_to_tokens(k) for k in kept])
+
+
+def dit_sites(n_blocks: int, cross: str, self_attn: str) -> list[Site]:
+    """``tfN`` / ``tfNk`` / ``tfNv`` / ``tfNself`` for a DiT; ``cross``/``self_attn`` are ``{}``-templates."""
+    sites: list[Site] = []
+    for n in range(n_blocks):
+        module = cross.format(n)
+        sites += [
+            Site(f"tf{n}", module),
+            Site(f"tf{n}k", module, projection="k"),
+            Site(f"tf{n}v", module, projection="v"),
+            Site(f"tf{n}self", self_attn.format(n), kind="self"),
+        ]
+    return sites
+
+
+def place(pipe: Any, device: str, cpu_offload: bool) -> Any:
+    """Move a pipeline to ``device``, or let it offload its models to the CPU between uses."""
+    if cpu_offload:
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
