@@ -43,7 +43,7 @@ def test_instrument_is_audible_in_spectrum() -> None:
         return float(np.mean(librosa.feature.spectral_centroid(y=w, sr=SR)))
 
     c = {i: centroid(clips_of(instrument=i, register="high")) for i in FAMILIES["instrument"]}
-    assert min(c["violin"], c["trumpet"]) > 1.5 * c["flute"]
+    assert min(c["violin"], c["trumpet"]) > 1.3 * c["flute"]
     # the xylophone decays: the second half of each slow event is much quieter than its start
     env = np.abs(clips_of(instrument="xylophone", tempo="slow")).reshape(12, -1, 256).mean(-1)
     assert np.median(env[:, 9:12].mean(1) / env[:, 0:3].mean(1)) < 0.2

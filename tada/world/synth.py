@@ -1,9 +1,11 @@
 """Render clips of the synthetic world from attributes with known values.
 
-Every clip is a sequence of chord events: the root and third of the tonic triad, sometimes its fifth,
-with the third (major for ``happy``, minor for ``sad``), rooted in a low (130-190 Hz) or high (290-400 Hz) register,
-at about 2 (``slow``) or 7 (``fast``) detached events per second, played by one of four timbres. Notes,
-inversions, onsets, phase, loudness, vibrato and noise are random per clip, so no two clips match.
+Every clip is a sequence of chord events on a beat grid: the root and third of the tonic triad,
+sometimes its fifth, with the third major for ``happy`` and minor for ``sad``, in the key of C, D or
+E (slightly detuned) in a low (octave 3) or high (octave 4) register, at about 2 (``slow``) or 7
+(``fast``) detached events per second, played by one of four timbres. Key, tuning, beat length,
+voicings, onset jitter, gate, phase, loudness, vibrato and noise are random per clip, so no two
+clips match.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import numpy as np
 from tada.world.attributes import FAMILIES, Attributes
 
 THIRD = {"happy": 4, "sad": 3}  # semitones above the root
-ROOT_RANGE = {"low": (130.0, 190.0), "high": (290.0, 400.0)}
-EVENT_SECONDS = {"slow": (0.42, 0.55), "fast": (0.12, 0.16)}
+KEYS = {"low": (130.81, 146.83, 164.81), "high": (261.63, 293.66, 329.63)}  # C, D, E in octaves 3 and 4
+BEAT_SECONDS = {"slow": (0.48, 0.52), "fast": (0.135, 0.145)}
 
 
 def random_attributes(rng: np.random.Generator) -> Attributes:
@@ -62,20 +64,21 @@ def render(attrs: Attributes, rng: np.random.Generator, sample_rate: int = 8000,
     """One mono clip, float32 in [-1, 1]."""
     n_total = int(round(sample_rate * duration))
     out = np.zeros(n_total)
-    root = rng.uniform(*ROOT_RANGE[attrs.register])
+    root = rng.choice(KEYS[attrs.register]) * 2 ** (rng.uniform(-0.1, 0.1) / 12)  # +-10 cents
     chord = np.array([0, THIRD[attrs.mood], 7])  # the third is in every voicing
-    start = rng.uniform(0, 0.04)
-    while start < duration - 0.05:
-        length = rng.uniform(*EVENT_SECONDS[attrs.tempo])
+    beat = rng.uniform(*BEAT_SECONDS[attrs.tempo])
+    for k in range(int(duration / beat) + 1):
+        start = k * beat + rng.uniform(0, 0.008)
+        if start >= duration - 0.05:
+            break
         voicings = [[0, 1], [0, 1, 2]]  # root and third always sound: the mood is never ambiguous
         semis = chord[voicings[rng.integers(len(voicings))]]
         # detached notes (a gap before the next onset), so tempo is a strong rhythm of sound and silence
-        i0, n = int(start * sample_rate), int(length * rng.uniform(0.55, 0.7) * sample_rate)
+        i0, n = int(start * sample_rate), int(beat * rng.uniform(0.55, 0.7) * sample_rate)
         n = min(n, n_total - i0)
         gain = rng.uniform(0.7, 1.0)
         for s in semis:
             out[i0 : i0 + n] += gain * _note(attrs.instrument, root * 2 ** (s / 12), n, sample_rate, rng)
-        start += length * rng.uniform(0.97, 1.03)
     out += 0.003 * rng.standard_normal(n_total)
     out *= rng.uniform(0.5, 0.9) / (np.abs(out).max() + 1e-9)
     return out.astype(np.float32)

@@ -4,47 +4,6 @@
 # Config: localization.{archs, features, presets, pairs_per_feature, seeds_per_pair, variant,
 # reverse, tau, prompt_files}; protocol.shared_reference (published table), protocol.checkpoints.clap.
 
-from tada.localization.features import check_features
-from tada.localization.layout import layer_names
-from tada.world.attributes import VALUE_FAMILY
-
-LOCALIZATION = config["localization"]
-LOC = f"{RESULTS}/localization"
-LOC_PUBLISHED = config.get("protocol", {}).get("shared_reference")
-LOC_PUBLISHED_MODELS = ("ace", "audioldm2", "stableaudio")
-
-for _arch in LOCALIZATION["archs"]:
-    check_features(_arch, LOCALIZATION["features"])  # an unknown feature fails here, before any job
-
-
-def localization_sites(arch):
-    """The sites whose impact is measured: every cross-attention layer, or the configured presets."""
-    if LOCALIZATION["presets"] == "layers":
-        return layer_names(arch, config["mini"]["num_layers"])
-    return [p for p in LOCALIZATION["presets"] if p not in ("none", "all")]
-
-
-def localization_presets(arch):
-    return ["none", "all", *localization_sites(arch)]
-
-
-def localization_families(arch):
-    """Attribute families of the configured features (mini world only)."""
-    return sorted({VALUE_FAMILY[f] for f in LOCALIZATION["features"]}) if arch == "mini" else []
-
-
-def localization_targets(wildcards=None):
-    """Final files of the localization of every configured arch, and the published heatmaps."""
-    names = ["impact.csv", "heatmap.png", "heatmap.pdf", "impact_bars.png", "localized.yaml", "summary.md"]
-    files = []
-    for arch in LOCALIZATION["archs"]:
-        files += [f"{LOC}/{arch}/{name}" for name in names]
-        files += [f"{LOC}/{arch}/localized_{family}.yaml" for family in localization_families(arch)]
-    if LOC_PUBLISHED:
-        files += [f"{LOC}/published/heatmap_{model}.png" for model in LOC_PUBLISHED_MODELS]
-    return files
-
-
 rule localization_pairs:
     """Prompt pairs of the configured features: a prompt file, the published dataset or the mini world."""
     input:
@@ -55,6 +14,8 @@ rule localization_pairs:
         features=LOCALIZATION["features"],
         per_feature=LOCALIZATION["pairs_per_feature"],
         seed=config["world"]["seed"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/localization/{{arch}}/pairs.log",
     script:
@@ -77,9 +38,11 @@ rule localization_cell:
         variant=LOCALIZATION["variant"],
         backwards=LOCALIZATION["reverse"],
         seeds_per_pair=LOCALIZATION["seeds_per_pair"],
-        results=RESULTS,
+        results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
         clap=config.get("protocol", {}).get("checkpoints", {}).get("clap"),
         threads=config["threads"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/localization/{{arch}}/{{feature}}/{{preset}}.log",
     wildcard_constraints:
@@ -109,6 +72,8 @@ rule localization_impact:
         sites=lambda w: localization_sites(w.arch),
         tau=LOCALIZATION["tau"],
         settings={k: LOCALIZATION[k] for k in ("variant", "reverse", "pairs_per_feature", "seeds_per_pair")},
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/localization/{{arch}}/impact.log",
     script:
@@ -123,6 +88,8 @@ rule localization_family_preset:
         f"{LOC}/{{arch}}/localized_{{family}}.yaml",
     params:
         tau=LOCALIZATION["tau"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/localization/{{arch}}/localized_{{family}}.log",
     wildcard_constraints:
@@ -139,6 +106,8 @@ if LOC_PUBLISHED:
             f"{LOC_PUBLISHED}/localization_impact.csv",
         output:
             f"{LOC}/published/heatmap_{{model}}.png",
+        conda:
+            "../../envs/tada.yaml"
         log:
             f"{LOGS}/localization/published_{{model}}.log",
         wildcard_constraints:

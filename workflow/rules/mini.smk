@@ -9,6 +9,8 @@ rule world:
         examples=directory(f"{MINI}/world/examples"),
     params:
         world=config["world"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/mini/world.log",
     script:
@@ -29,6 +31,8 @@ rule train_mini:
         threads=config["threads"],
     resources:
         runtime=60,
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/mini/train_mini.log",
     script:
@@ -50,6 +54,8 @@ rule train_scorer:
         threads=config["threads"],
     resources:
         runtime=30,
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/mini/train_scorer.log",
     script:
@@ -70,6 +76,8 @@ rule model_card:
         per_value=config["model_card"]["per_value"],
         seed=config["world"]["seed"],
         threads=config["threads"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/mini/model_card.log",
     script:

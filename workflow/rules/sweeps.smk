@@ -2,25 +2,6 @@
 # written as results/sweeps/{arch}/{concept}/{method}/manifest.csv + wav/. For now the methods are
 # PCI prompt switching at every layer (pci_all) or at the localized preset (pci_loc); their
 # largest LPAPS sets the protocol's cut-offs. Config: sweeps.{concepts, methods, prompts, seeds, alphas}.
-from tada.steering.pci import METHODS as SWEEP_METHODS
-
-SWEEPS = {
-    "concepts": ["violin", "fast", "happy"],
-    "methods": ["pci_all", "pci_loc"],
-    "prompts": 8,
-    "seeds": 1,
-    "alphas": [-8, -6, -4, -2, 0, 2, 4, 6, 8],
-} | config.get("sweeps", {})
-
-
-def sweep_manifest(arch, concept, method):
-    return f"{RESULTS}/sweeps/{arch}/{concept}/{method}/manifest.csv"
-
-
-def sweep_targets():
-    """Manifests of every configured (concept, method) sweep of the mini model."""
-    return [sweep_manifest("mini", c, m) for c in SWEEPS["concepts"] for m in SWEEPS["methods"]]
-
 
 rule sweep:
     """PCI alpha sweep of one concept: WAVs and the manifest the protocol reads."""
@@ -36,6 +17,8 @@ rule sweep:
         seeds=SWEEPS["seeds"],
         alphas=SWEEPS["alphas"],
         threads=config["threads"],
+    conda:
+        "../../envs/tada.yaml"
     log:
         f"{LOGS}/sweeps/{{arch}}/{{concept}}/{{method}}.log",
     wildcard_constraints:
