@@ -35,7 +35,7 @@ def test_tempo_is_audible_in_onset_rate() -> None:
         return float(np.mean([len(librosa.onset.onset_detect(y=x, sr=SR)) for x in w]))
 
     kw = {"instrument": "xylophone"}
-    assert onsets(clips_of(tempo="fast", **kw)) > 2 * onsets(clips_of(tempo="slow", **kw))
+    assert onsets(clips_of(tempo="fast", **kw)) > 1.8 * onsets(clips_of(tempo="slow", **kw))
 
 
 def test_instrument_is_audible_in_spectrum() -> None:
@@ -54,7 +54,7 @@ def test_mood_is_audible_in_chroma() -> None:
     major[[0, 4, 7]], minor[[0, 3, 7]] = 1, 1
 
     def says_major(w: np.ndarray) -> bool:
-        chroma = librosa.feature.chroma_stft(y=w, sr=SR, n_fft=2048).mean(1)
+        chroma = librosa.feature.chroma_stft(y=w, sr=SR, n_fft=2048, norm=None).sum(1)  # loud frames count most
         score = lambda t: max(np.dot(np.roll(t, k), chroma) for k in range(12))  # noqa: E731
         return score(major) > score(minor)
 

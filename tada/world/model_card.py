@@ -18,14 +18,16 @@ from tada.world.recognition import accuracy, recognise
 
 
 def balanced_attributes(per_value: int) -> list[Attributes]:
-    """Attribute sets in which every value of every family occurs at least ``per_value`` times."""
+    """Attribute sets crossing every family with every other, each value at least ``per_value`` times."""
+    families = list(FAMILIES.items())
     n = per_value * max(len(v) for v in FAMILIES.values())
-    offsets = {"instrument": 0, "tempo": 0, "register": 1, "mood": 2}
     rows = []
     for i in range(n):
-        rows.append(
-            Attributes(**{f: v[(i // (1 + offsets[f]) + offsets[f]) % len(v)] for f, v in FAMILIES.items()})
-        )
+        k, values = i, {}
+        for family, options in families:
+            values[family] = options[k % len(options)]
+            k //= len(options)
+        rows.append(Attributes(**values))
     return rows
 
 

@@ -2,7 +2,7 @@
 
 Every clip is a sequence of chord events on a beat grid: the root and third of the tonic triad,
 sometimes its fifth, with the third major for ``happy`` and minor for ``sad``, in the key of C, D or
-E (slightly detuned) in a low (octave 3) or high (octave 4) register, at about 2 (``slow``) or 7
+E (slightly detuned) in a low (octave 3) or high (octave 4) register, at about 2 (``slow``) or 5
 (``fast``) detached events per second, played by one of four timbres. Key, tuning, beat length,
 voicings, onset jitter, gate, phase, loudness, vibrato and noise are random per clip, so no two
 clips match.
@@ -16,7 +16,7 @@ from tada.world.attributes import FAMILIES, Attributes
 
 THIRD = {"happy": 4, "sad": 3}  # semitones above the root
 KEYS = {"low": (130.81, 146.83, 164.81), "high": (261.63, 293.66, 329.63)}  # C, D, E in octaves 3 and 4
-BEAT_SECONDS = {"slow": (0.48, 0.52), "fast": (0.135, 0.145)}
+BEAT_SECONDS = {"slow": (0.48, 0.52), "fast": (0.19, 0.21)}
 
 
 def random_attributes(rng: np.random.Generator) -> Attributes:
@@ -74,7 +74,7 @@ def render(attrs: Attributes, rng: np.random.Generator, sample_rate: int = 8000,
         voicings = [[0, 1], [0, 1, 2]]  # root and third always sound: the mood is never ambiguous
         semis = chord[voicings[rng.integers(len(voicings))]]
         # detached notes (a gap before the next onset), so tempo is a strong rhythm of sound and silence
-        i0, n = int(start * sample_rate), int(beat * rng.uniform(0.55, 0.7) * sample_rate)
+        i0, n = int(start * sample_rate), int(beat * rng.uniform(0.5, 0.62) * sample_rate)
         n = min(n, n_total - i0)
         gain = rng.uniform(0.7, 1.0)
         for s in semis:
