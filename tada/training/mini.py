@@ -3,6 +3,9 @@
 Every block has cross-attention, but only ``semantic_blocks`` see the clip's own caption during
 training; the other blocks' cross-attention receives another caption of the batch, so they learn
 to ignore what the text says. Those blocks are the ground truth that localization must recover.
+With several semantic blocks, one of them at random is also given a shuffled caption in half of
+the steps, so each learns to carry every concept on its own (otherwise a concept such as tempo may
+settle in one of them only).
 """
 
 from __future__ import annotations
@@ -22,11 +25,16 @@ from tada.sites import Site
 from tada.world.dataset import Clips
 
 
+@dataclass
 class ShuffledConditioning(Edit):
-    """Feed a cross-attention the conditioning of another sample of the batch."""
+    """Feed a cross-attention the conditioning of another sample of the batch (while ``active``)."""
+
+    active: bool = True
 
     def attach(self, module: nn.Module, site: Site, cond_kwargs: tuple[str, ...]) -> list:
-        def hook(_mod: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        def hook(_mod: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+            if not self.active:
+                return None
             return args, {**kwargs, "encoder_hidden_states": kwargs["encoder_hidden_states"].roll(1, dims=0)}
 
         return [module.register_forward_pre_hook(hook, with_kwargs=True)]
@@ -43,6 +51,9 @@ class MiniTrainConfig:
     batch_size: int = 48
     learning_rate: float = 2e-3
     uncond_prob: float = 0.1
+    #: with several semantic blocks, the chance that one of them (at random) sees a shuffled caption
+    #: in a step, so that each semantic block alone learns to carry every concept
+    block_dropout: float = 0.5
     steps: int = 16
     guidance_scale: float = 4.0
     seed: int = 0
@@ -75,11 +86,11 @@ def train_mini(clips: Clips, cfg: MiniTrainConfig) -> tuple[MiniTextToMusic, dic
     data = model.normalize(specs)
     ids, _ = model.token_ids(clips.captions)
     null_ids, _ = model.token_ids([""])
-    ignored = {
-        Site(f"tf{n}", f"transformer_blocks.{n}.attn2"): ShuffledConditioning()
+    edits = {
+        Site(f"tf{n}", f"transformer_blocks.{n}.attn2"): ShuffledConditioning(active=n not in cfg.semantic_blocks)
         for n in range(cfg.num_layers)
-        if n not in cfg.semantic_blocks
     }
+    semantic = [e for e in edits.values() if not e.active]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.01)
     warmup = 100
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -87,8 +98,13 @@ def train_mini(clips: Clips, cfg: MiniTrainConfig) -> tuple[MiniTextToMusic, dic
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     start, losses = time.perf_counter(), []
-    with intervene(model.transformer, ignored):
+    with intervene(model.transformer, edits):
         for _ in trange(cfg.train_steps, desc="train mini", leave=False):
+            if len(semantic) > 1:
+                dropped = int(torch.randint(len(semantic), (), generator=gen))
+                drop = bool(torch.rand((), generator=gen) < cfg.block_dropout)
+                for k, edit in enumerate(semantic):
+                    edit.active = drop and k == dropped
             idx = torch.randint(len(data), (cfg.batch_size,), generator=gen)
             x0, tok = data[idx], ids[idx].clone()
             tok[torch.rand(cfg.batch_size, generator=gen) < cfg.uncond_prob] = null_ids
