@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,4 +19,6 @@ def setup_job(log_file: str | Path | None, threads: int = 1) -> logging.Logger:
         handlers.append(logging.FileHandler(log_file, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=handlers, force=True)
     logging.captureWarnings(True)
+    # raised by diffusers' own StableAudio module on import; nothing a user can act on
+    warnings.filterwarnings("ignore", message=".*Transformer2DModelOutput.*", category=FutureWarning)
     return logging.getLogger("tada")

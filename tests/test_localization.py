@@ -366,28 +366,35 @@ def test_one_cell_builds_only_its_cone(tmp_path: Path) -> None:
     assert jobs == {"localization_pairs": "1", "localization_cell": "1", "total": "2"}
 
 
-# the trained mini model --------------------------------------------------------------------------
-TRAINED = ROOT / "results" / "mini"
+# the trained mini models -------------------------------------------------------------------------
+#: trained mini models: the default run's, and the one trained with another ground truth
+#: (config/experiments/ground_truth_tf3.yaml)
+TRAINED = [ROOT / "results" / "mini", ROOT / "results" / "ground_truth_tf3" / "mini"]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (TRAINED / "model" / "config.json").is_file() or not (TRAINED / "scorer" / "config.json").is_file(),
-    reason="needs the trained mini model and scorer (snakemake results/mini/model/config.json "
-    "results/mini/scorer/config.json)",
-)
-def test_trained_mini_localizes_its_semantic_blocks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trained", TRAINED, ids=["default", "ground_truth_tf3"])
+def test_trained_mini_localizes_its_semantic_blocks(trained: Path, tmp_path: Path) -> None:
     from tada.localization.layout import mini_truth
     from tada.models import load_model
     from tada.scoring.mini import MiniScorer
+    from tada.world.attributes import VALUE_FAMILY
 
-    adapter = load_model("mini", str(TRAINED / "model"))
-    scorer = MiniScorer.from_pretrained(TRAINED / "scorer")
+    if not (trained / "model" / "config.json").is_file() or not (trained / "scorer" / "config.json").is_file():
+        pytest.skip(f"needs a trained mini model and scorer in {trained} (run the workflow first)")
+    adapter = load_model("mini", str(trained / "model"))
+    scorer = MiniScorer.from_pretrained(trained / "scorer")
     features = ["violin", "trumpet", "flute", "xylophone", "fast", "slow", "happy", "sad", "low", "high"]
     pairs = prompts.prompt_pairs("mini", features, 6)
     layers = [s.name for s in adapter.registry().layers]
     scores = pd.concat(
         s for f in features for s in write_cells(adapter, scorer, pairs, f, ["none", "all", *layers], tmp_path).values()
     )
-    overall = layer_impact(impact_table(scores, layers)).loc["all"]
-    assert bottleneck(overall, 0.10) == mini_truth(TRAINED / "model" / "config.json"), overall.round(3).to_dict()
+    impact = impact_table(scores, layers)
+    truth = mini_truth(trained / "model" / "config.json")
+    overall = layer_impact(impact).loc["all"]
+    assert bottleneck(overall, 0.10) == truth, overall.round(3).to_dict()
+    assert all(overall[s] >= 0.3 for s in truth) and all(overall[s] < 0.10 for s in layers if s not in truth)
+    by_family = layer_impact(impact, VALUE_FAMILY)
+    for family, row in by_family.iterrows():
+        assert bottleneck(row, 0.10) == truth, (family, row.round(3).to_dict())

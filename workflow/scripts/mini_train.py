@@ -11,6 +11,7 @@ log = setup_job(snakemake.log[0], snakemake.params.threads)
 p = snakemake.params.mini
 cfg = MiniTrainConfig(
     num_layers=p["num_layers"], width=p["width"], heads=p["heads"], semantic_blocks=tuple(p["semantic_blocks"]),
+    block_dropout=p["block_dropout"],
     train_steps=p["train_steps"], batch_size=p["batch_size"], learning_rate=p["learning_rate"],
     steps=p["steps"], guidance_scale=p["guidance_scale"], seed=snakemake.params.seed,
 )
