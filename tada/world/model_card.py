@@ -69,8 +69,8 @@ the synthetic music world. Every block has cross-attention; only the **ground-tr
 
 | figure | value |
 |---|---|
-| model training | {stats['train_seconds']:.0f} s ({stats['train_steps']} steps) |
-| scorer training | {stats['scorer_train_seconds']:.0f} s |
+| model training | {stats['train_seconds']:.0f} s ({stats['train_steps']} steps, one core) |
+| scorer training | {stats['scorer_train_seconds']:.0f} s (one core, side by side with the model) |
 | held-out generations scored | {stats['generations']} |
 | same seed and prompt twice give identical audio | {stats['deterministic']} |
 
