@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tada.errors import TadaError, UnknownNameError
 from tada.protocol import curves as cv
@@ -235,12 +236,13 @@ def _write_metrics(results: Path) -> None:
 def test_snakemake_rules(tmp_path: Path) -> None:
     results = tmp_path / "results"
     _write_metrics(results)
-    (tmp_path / "config.yaml").write_text(
-        "results: results\nthreads: 1\nprotocol:\n"
-        f"  shared_reference: {DEFAULT_ROOT}\n  published_axes: [lpaps]\n  window_seconds: 10.0\n"
-    )
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["results"] = "results"
+    config["protocol"] = {"shared_reference": str(DEFAULT_ROOT), "published_axes": ["lpaps"], "window_seconds": 10.0}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    rules = REPO / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(
-        f'configfile: "config.yaml"\ninclude: "{REPO / "workflow" / "rules" / "protocol.smk"}"\n'
+        f'configfile: "config.yaml"\ninclude: "{rules / "common.smk"}"\ninclude: "{rules / "protocol.smk"}"\n'
     )
     targets = [
         "results/protocol/mini/tables.csv",
