@@ -23,7 +23,7 @@ from torch import nn
 
 from tada.errors import MissingPackageError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import dit_sites, encode_text, peak_limited, place
+from tada.models.pipelines import PipelineAdapter, dit_sites, encode_text, peak_limited, place
 from tada.sites import Site
 
 ACESTEP_INSTALL = "pip install git+https://github.com/ace-step/ACE-Step"
@@ -150,7 +150,7 @@ class AceStepV1Adapter(ModelAdapter):
         return self.denoiser.transformer_blocks[-1]
 
 
-class AceStep15Adapter(ModelAdapter):
+class AceStep15Adapter(PipelineAdapter):
     """ACE-Step 1.5 through diffusers (instrumental: empty lyrics). Use a base/SFT checkpoint for CFG.
 
     The pipeline pads text to the longest prompt of the batch and the DiT's cross-attention is
@@ -164,10 +164,6 @@ class AceStep15Adapter(ModelAdapter):
     denoiser_calls_per_step = 1
     generation_presets = _presets({})
 
-    def __init__(self, pipe: AceStepPipeline) -> None:
-        self.pipe = pipe
-        pipe.set_progress_bar_config(disable=True)
-
     @classmethod
     def from_pretrained(
         cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
@@ -180,10 +176,6 @@ class AceStep15Adapter(ModelAdapter):
         )
         pipe = AceStepPipeline.from_pretrained(path, dtype=dtype)
         return cls(place(pipe, device, cpu_offload))
-
-    @property
-    def denoiser(self) -> nn.Module:
-        return self.pipe.transformer
 
     @property
     def sample_rate(self) -> int:

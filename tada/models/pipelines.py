@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from tada.models.base import PromptEncoding
+from tada.models.base import ModelAdapter, PromptEncoding
 from tada.sites import Site
 
 
@@ -56,3 +56,17 @@ def place(pipe: Any, device: str, cpu_offload: bool) -> Any:
         pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+class PipelineAdapter(ModelAdapter):
+    """An adapter wrapping a diffusers pipeline whose denoiser is the attribute ``denoiser_attr``."""
+
+    denoiser_attr = "transformer"
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        pipe.set_progress_bar_config(disable=True)
+
+    @property
+    def denoiser(self) -> nn.Module:
+        return getattr(self.pipe, self.denoiser_attr)

@@ -13,11 +13,11 @@ import torch
 from diffusers import StableAudioPipeline
 from torch import nn
 
-from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import NEGATIVE_PROMPT, dit_sites, encode_text, peak_limited, place
+from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, dit_sites, encode_text, peak_limited, place
 from tada.sites import Site
 
-class StableAudioAdapter(ModelAdapter):
+class StableAudioAdapter(PipelineAdapter):
     """Stable Audio Open 1.0: a 24-block DiT with T5 cross-attention, CFG batched as ``[uncond, cond]``.
 
     ``GenerationConfig.scheduler`` holds extra keyword arguments of the pipeline call.
@@ -31,10 +31,6 @@ class StableAudioAdapter(ModelAdapter):
         for use in ("patching", "steering")
     }
 
-    def __init__(self, pipe: StableAudioPipeline) -> None:
-        self.pipe = pipe
-        pipe.set_progress_bar_config(disable=True)
-
     @classmethod
     def from_pretrained(
         cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
@@ -47,10 +43,6 @@ class StableAudioAdapter(ModelAdapter):
         )
         pipe = StableAudioPipeline.from_pretrained(path, dtype=dtype)
         return cls(place(pipe, device, cpu_offload))
-
-    @property
-    def denoiser(self) -> nn.Module:
-        return self.pipe.transformer
 
     @property
     def sample_rate(self) -> int:
