@@ -19,15 +19,15 @@ from diffusers import AudioLDM2Pipeline
 from torch import nn
 from transformers import GPT2LMHeadModel
 
-from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import NEGATIVE_PROMPT, encode_text, peak_limited, place
+from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited, place
 from tada.sites import Site
 
 #: Flan-T5 length limit of the AudioLDM2 checkpoints' tokenizer
 MAX_T5_TOKENS = 512
 
 
-class AudioLDM2Adapter(ModelAdapter):
+class AudioLDM2Adapter(PipelineAdapter):
     """AudioLDM2 (the reference used ``cvssp/audioldm2-large``); CFG batched as ``[uncond, cond]``.
 
     Each prompt is encoded on its own (CLAP, Flan-T5, GPT-2 generation, exactly as a one-prompt
@@ -37,6 +37,7 @@ class AudioLDM2Adapter(ModelAdapter):
     """
 
     arch = "audioldm2"
+    denoiser_attr = "unet"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
     denoiser_calls_per_step = 1
     generation_presets = {
@@ -45,9 +46,8 @@ class AudioLDM2Adapter(ModelAdapter):
     }
 
     def __init__(self, pipe: AudioLDM2Pipeline, text_length: int | None = None) -> None:
-        self.pipe = pipe
+        super().__init__(pipe)
         self.text_length = text_length or min(pipe.tokenizer_2.model_max_length, MAX_T5_TOKENS)
-        pipe.set_progress_bar_config(disable=True)
 
     @classmethod
     def from_pretrained(
@@ -64,10 +64,6 @@ class AudioLDM2Adapter(ModelAdapter):
         language_model = GPT2LMHeadModel.from_pretrained(path, subfolder="language_model", dtype=dtype)
         pipe = AudioLDM2Pipeline.from_pretrained(path, language_model=language_model, dtype=dtype)
         return cls(place(pipe, device, cpu_offload))
-
-    @property
-    def denoiser(self) -> nn.Module:
-        return self.pipe.unet
 
     @property
     def sample_rate(self) -> int:
