@@ -8,7 +8,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mini.smk"
 include: "workflow/rules/localization.smk"
-include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/steering.smk"
 include: "workflow/rules/protocol.smk"
 
 
@@ -17,6 +17,6 @@ rule all:
         f"{MINI}/model_card.md",
         localization_targets(),
         sweep_targets(),
-        expand(f"{RESULTS}/published/tables_{{axis}}.csv", axis=config["protocol"]["published_axes"]),
+        published_targets(),  # only with the reference data (reference.*), else one line says how
         expand(f"{RESULTS}/protocol/{{arch}}/tables.md", arch=["mini"]),
     default_target: True

@@ -24,7 +24,8 @@ import yaml
 
 from tada.errors import ConfigError, unknown_name
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "config" / "presets"
+#: the shipped presets (package data): ``tada/presets/<arch>/<name>.yaml``
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 
 _TOKEN = re.compile(r"(up\d+|down\d+|mid)|(tf\d+)|(attn\d+)|(self)|([kv])$|([kv])(?=tf|up|down|mid)")
 
@@ -140,3 +141,17 @@ class SiteRegistry:
             for s in self.layers
             if s.name.startswith(item) and s.name[len(item)].isalpha()
         ]
+
+
+def dit_sites(n_blocks: int, cross: str, self_attn: str) -> list[Site]:
+    """``tfN`` / ``tfNk`` / ``tfNv`` / ``tfNself`` for a DiT; ``cross``/``self_attn`` are ``{}``-templates."""
+    sites: list[Site] = []
+    for n in range(n_blocks):
+        module = cross.format(n)
+        sites += [
+            Site(f"tf{n}", module),
+            Site(f"tf{n}k", module, projection="k"),
+            Site(f"tf{n}v", module, projection="v"),
+            Site(f"tf{n}self", self_attn.format(n), kind="self"),
+        ]
+    return sites

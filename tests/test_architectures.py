@@ -118,11 +118,11 @@ def test_record_conditioning_covers_each_text_input(model: Tiny) -> None:
     sites = adapter.registry().resolve("all")
     rec = adapter.record_conditioning(CLEAN, SEEDS, model.config, sites)
     assert set(rec) == {s.name for s in sites}
-    for calls in rec.values():
-        assert len(calls) == adapter.denoiser_calls_per_step
-        assert calls[0]["encoder_hidden_states"].shape[0] == 2 * len(CLEAN)  # [uncond, cond] batched
+    for passes in rec.values():
+        assert set(passes) == {"cond", "uncond"}  # one call holds both passes, split by the step clock
+        assert passes["cond"]["encoder_hidden_states"].shape[0] == len(CLEAN)
     if adapter.arch == "audioldm2":  # GPT-2 modules take no mask; Flan-T5 modules take theirs
-        assert {tuple(sorted(c[0])) for c in rec.values()} == {
+        assert {tuple(sorted(p["cond"])) for p in rec.values()} == {
             ("encoder_hidden_states",),
             ("attention_mask", "encoder_hidden_states"),
         }

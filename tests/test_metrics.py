@@ -18,13 +18,13 @@ import torch
 from torch import nn
 
 from tada.errors import MissingCheckpointError, TadaError, UnknownNameError
-from tada.metrics import Clip, ClipCache, MissingPackageError, compute_metrics, concept_text, load_scorer, scorer_name
+from tada.metrics import Clip, ClipCache, MissingPackageError, compute_metrics, load_scorer, scorer_name
 from tada.metrics.aesthetics import AestheticsMetric
 from tada.metrics.alignment import AlignmentMetric
 from tada.metrics.fad import FadMetric, ScorerEmbedding, VGGishEmbedding, frechet_distance
 from tada.metrics.lpaps import LpapsMetric, lpaps, windows
 from tada.metrics.mir import MirMetric, melody, rhythm
-from tada.metrics.mulan import MuqScorer
+from tada.scoring.mulan import MuqScorer
 from tada.metrics.sweep import evaluate_sweep, load_manifest
 from tada.scoring.base import AudioTextScorer
 
@@ -171,7 +171,7 @@ def test_missing_backends_give_one_clear_message_and_others_still_compute(
 
 
 def test_missing_checkpoints_and_packages_raise_tada_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tada.metrics.clap import ClapScorer
+    from tada.scoring.clap import ClapScorer
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingCheckpointError, match="CLAP checkpoint not found at '/nonexistent/clap'"):
@@ -210,7 +210,7 @@ def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_tiny_clap_embeds_audio_and_text_offline(tiny_clap: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tada.metrics.clap import ClapScorer
+    from tada.scoring.clap import ClapScorer
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     scorer = ClapScorer.from_pretrained(str(tiny_clap))
@@ -286,10 +286,3 @@ def test_load_scorer_registry(monkeypatch: pytest.MonkeyPatch) -> None:
         load_scorer("tiny_diffusion", "results")
 
 
-def test_concept_texts() -> None:
-    assert concept_text("violin", "mini") == "violin"
-    assert concept_text("violin", "ace_step_v1") == "a song with violin"
-    assert concept_text("piano", "stable_audio") == "a piano song"
-    assert concept_text("vocal_gender", "ace_step_v1", "muqt") == "female, woman, vocal singing"
-    with pytest.raises(UnknownNameError):
-        concept_text("piano", "mini")

@@ -238,7 +238,8 @@ def test_snakemake_rules(tmp_path: Path) -> None:
     _write_metrics(results)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = "results"
-    config["protocol"] = {"shared_reference": str(DEFAULT_ROOT), "published_axes": ["lpaps"], "window_seconds": 10.0}
+    config["protocol"] = {"published_axes": ["lpaps"], "window_seconds": 10.0}
+    config["reference"] = {"published": str(DEFAULT_ROOT)}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     rules = REPO / "workflow" / "rules"
     (tmp_path / "Snakefile").write_text(

@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from tada.errors import unknown_name
-from tada.models import ARCHITECTURES
+from tada.models import ARCHITECTURES, adapter_class
+from tada.models.structures import StructureConfig
 from tada.sites import PRESETS_DIR, Site, SiteRegistry
 
 
-def layer_names(arch: str, mini_layers: int = 6) -> list[str]:
-    """Whole cross-attention layers of ``arch`` in model order: ``tf0..`` of the mini model at its
-    configured depth, and the layouts of the reference checkpoints for the real architectures."""
+def layer_names(arch: str, mini_layers: int = 6, structure: StructureConfig | None = None) -> list[str]:
+    """Whole cross-attention layers of ``arch`` in model order, known before any model loads.
+
+    The mini model's ``tf0..`` at its configured depth; for a real architecture, the layers of its
+    adapter's full-size structure (``structure_sites``): the reference checkpoint's denoiser config
+    shipped in ``tada/models/structures/``, or ``structure`` (a checkpoint folder, a ``config.json`` or
+    a mapping) for another checkpoint of the architecture.
+    """
     if arch not in ARCHITECTURES:
         raise unknown_name("architecture", arch, ARCHITECTURES)
     if arch == "mini":
         return [f"tf{n}" for n in range(mini_layers)]
-    from tada.testing import tiny
+    if structure is None or isinstance(structure, (str, Path)):
+        return list(_structure_layers(arch, None if structure is None else str(structure)))
+    return [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers]
 
-    if arch == "audioldm2":
-        from tada.models.audioldm2 import AudioLDM2Adapter
 
-        return [s.name for s in SiteRegistry(arch, AudioLDM2Adapter.sites_of(tiny.meta_audioldm2())).layers]
-    depth = {
-        "stable_audio": tiny.STABLE_AUDIO_OPEN_DIT["num_layers"],
-        "ace_step_v1": tiny.ACE_STEP_V1_DIT["num_layers"],
-        "ace_step_15": tiny.ACE_STEP_15_DIT["num_hidden_layers"],
-    }[arch]
-    return [f"tf{n}" for n in range(depth)]
+@lru_cache(maxsize=None)
+def _structure_layers(arch: str, structure: str | None) -> tuple[str, ...]:
+    return tuple(s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers)
 
 
 def mini_truth(model_config: str | Path) -> list[str]:

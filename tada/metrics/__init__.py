@@ -3,7 +3,6 @@
 from tada.metrics.base import Clip, Metric, MetricReport, MissingPackageError, compute_metrics
 from tada.metrics.cache import ClipCache
 from tada.metrics.registry import load_scorer, scorer_name
-from tada.metrics.texts import concept_text
 
 __all__ = [
     "Clip",
@@ -12,7 +11,6 @@ __all__ = [
     "MetricReport",
     "MissingPackageError",
     "compute_metrics",
-    "concept_text",
     "load_scorer",
     "scorer_name",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -33,19 +35,32 @@ class AlignmentMetric(Metric):
     """Similarity of every clip to ``text`` (the references are not used).
 
     ``name`` is the output column (``clap``, ``muqt``, ``mini``); ``tag`` identifies the scorer's
-    checkpoint in the cache (see :func:`scorer_namespace`).
+    checkpoint in the cache (see :func:`scorer_namespace`). With ``contrast`` texts the value is the
+    scorer's probability of ``text`` among ``[text, *contrast]`` (softmax of its scaled similarities),
+    which measures the concept itself rather than closeness to its word.
     """
 
     def __init__(
-        self, scorer: AudioTextScorer, text: str, name: str, tag: str | None = None, cache: ClipCache | None = None
+        self,
+        scorer: AudioTextScorer,
+        text: str,
+        name: str,
+        tag: str | None = None,
+        cache: ClipCache | None = None,
+        contrast: Sequence[str] = (),
     ) -> None:
         super().__init__(cache)
-        self.scorer, self.text, self.name = scorer, text, name
+        self.scorer, self.text, self.name, self.contrast = scorer, text, name, list(contrast)
         self.namespace = scorer_namespace(scorer, tag)
         self.columns = (name,)
 
     def _compute(self, clips: list[Clip], references: list[Clip]) -> np.ndarray:
         audio = audio_embeddings(self.scorer, clips, self.cache, self.namespace)
         with torch.no_grad():
-            text = self.scorer.embed_text([self.text]).float().cpu().numpy()[0]
-        return audio @ text
+            texts = self.scorer.embed_text([self.text, *self.contrast]).float().cpu().numpy()
+        if not self.contrast:
+            return audio @ texts[0]
+        logits = self.scorer.logit_scale * (audio @ texts.T)
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights[:, 0] / weights.sum(axis=1)

@@ -19,10 +19,10 @@ def scorer_name(arch: str) -> str:
 
 def scorer_checkpoint(arch: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> str:
     """Where the scorer of ``arch`` is loaded from: the trained mini scorer under ``results_dir``,
-    or a CLAP folder / hub id (``clap_checkpoint``, default :data:`tada.metrics.clap.DEFAULT_CHECKPOINT`)."""
+    or a CLAP folder / hub id (``clap_checkpoint``, default :data:`tada.scoring.clap.DEFAULT_CHECKPOINT`)."""
     if scorer_name(arch) == "mini":
         return f"{results_dir}/mini/scorer"
-    from tada.metrics.clap import DEFAULT_CHECKPOINT
+    from tada.scoring.clap import DEFAULT_CHECKPOINT
 
     return clap_checkpoint or DEFAULT_CHECKPOINT
 
@@ -40,6 +40,6 @@ def load_scorer(arch: str, results_dir: str | Path, clap_checkpoint: str | None 
         from tada.scoring.mini import MiniScorer
 
         return MiniScorer.from_pretrained(path)
-    from tada.metrics.clap import ClapScorer
+    from tada.scoring.clap import ClapScorer
 
     return ClapScorer.from_pretrained(path)

@@ -21,8 +21,7 @@ from tada.metrics.fad import FadMetric, ScorerEmbedding, VGGishEmbedding
 from tada.metrics.lpaps import LpapsMetric
 from tada.metrics.mir import MirMetric
 from tada.metrics.registry import load_scorer, scorer_name, scorer_tag
-from tada.metrics.texts import concept_text
-from tada.protocol.aggregate import MANIFEST_COLUMNS
+from tada.manifest import MANIFEST_COLUMNS
 from tada.scoring.base import AudioTextScorer
 
 #: optional metrics a sweep can add to alignment and LPAPS
@@ -82,8 +81,7 @@ def _extras(
     extras: Sequence[str],
     scorer: AudioTextScorer,
     tag: str,
-    concept: str,
-    arch: str,
+    texts: Mapping[str, str],
     checkpoints: Mapping[str, str],
     cache: ClipCache,
 ) -> tuple[list[Metric], dict[str, str]]:
@@ -92,7 +90,7 @@ def _extras(
     errors: dict[str, str] = {}
     for extra in extras:
         if extra == "muqt":
-            from tada.metrics.mulan import DEFAULT_CHECKPOINT, MuqScorer
+            from tada.scoring.mulan import DEFAULT_CHECKPOINT, MuqScorer
 
             path = checkpoints.get("muqt", DEFAULT_CHECKPOINT)
             try:
@@ -100,7 +98,7 @@ def _extras(
             except TadaError as err:
                 errors["muqt"] = str(err)
                 continue
-            text = concept_text(concept, arch, "muqt")
+            text = texts.get("muqt") or next(iter(texts.values()))
             metrics.append(AlignmentMetric(muq, text, "muqt", f"muqt/{checkpoint_tag(path)}", cache))
         elif extra == "fad":
             vggish = checkpoints.get("vggish")
@@ -119,29 +117,36 @@ def protocol_metrics(
     arch: str,
     sweep_dir: str | Path,
     results_dir: str | Path,
+    texts: Mapping[str, str],
+    contrast: Sequence[str] = (),
     window_seconds: float = 10.0,
     cache_dir: str | Path | None = None,
     extras: Sequence[str] = (),
     checkpoints: Mapping[str, str] | None = None,
 ) -> MetricReport:
-    """Alignment to the concept text (with the arch's scorer) and LPAPS of every clip of a sweep,
+    """Alignment to the concept's text (with the arch's scorer) and LPAPS of every clip of a sweep,
     plus the ``extras`` (``muqt``, ``fad``, ``aesthetics``, ``mir``) that can compute.
 
-    ``checkpoints`` maps ``clap``, ``muqt``, ``vggish``, ``aesthetics`` to local paths / hub ids.
+    ``texts`` maps alignment metrics (``mini``, ``clap``, ``muqt``) to the concept's text (the
+    architecture profile's). With ``contrast`` texts the alignment column is the scorer's probability
+    of the concept's text among them, and the cosine goes to ``<name>_cos``. ``checkpoints`` maps
+    ``clap``, ``muqt``, ``vggish``, ``aesthetics`` to local paths / hub ids.
     """
     checkpoints = dict(checkpoints or {})
-    concepts = load_manifest(sweep_dir)["concept"].unique()
-    if len(concepts) != 1:
-        raise TadaError(f"a sweep holds one concept; {sweep_dir} has {list(concepts)}")
-    concept = str(concepts[0])
     cache = ClipCache(cache_dir)
     scorer = load_scorer(arch, results_dir, checkpoints.get("clap"))
     tag, name = scorer_tag(arch, results_dir, checkpoints.get("clap")), scorer_name(arch)
-    required = [
-        AlignmentMetric(scorer, concept_text(concept, arch, name), name, tag, cache),
-        LpapsMetric(scorer, window_seconds, tag=tag, cache=cache),
-    ]
-    optional, errors = _extras(extras, scorer, tag, concept, arch, checkpoints, cache)
+    if name not in texts:
+        raise TadaError(f"no alignment text for the '{name}' scorer; got texts for {sorted(texts)}")
+    required: list[Metric] = [LpapsMetric(scorer, window_seconds, tag=tag, cache=cache)]
+    if contrast:
+        required += [
+            AlignmentMetric(scorer, texts[name], name, tag, cache, contrast=contrast),
+            AlignmentMetric(scorer, texts[name], f"{name}_cos", tag, cache),
+        ]
+    else:
+        required.append(AlignmentMetric(scorer, texts[name], name, tag, cache))
+    optional, errors = _extras(extras, scorer, tag, texts, checkpoints, cache)
     report = evaluate_sweep(sweep_dir, required, optional)
     report.errors |= errors
     return report

@@ -13,7 +13,8 @@ block N's cross-attention.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from torch import nn
 
 from tada.errors import MissingPackageError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import PipelineAdapter, dit_sites, encode_text, peak_limited, place
-from tada.sites import Site
+from tada.models.pipelines import PipelineAdapter, encode_text, peak_limited, place
+from tada.models.structures import StructureConfig, build_on_meta, load_config
+from tada.sites import Site, dit_sites
 
 ACESTEP_INSTALL = "pip install git+https://github.com/ace-step/ACE-Step"
 
@@ -65,15 +67,20 @@ class AceStepV1Adapter(ModelAdapter):
     """ACE-Step v1 3.5B (24 linear-attention blocks of width 2560, UMT5 text encoder), instrumental.
 
     Prompts are padded to ``text_length`` tokens (128, as the reference's ``pad_to_max_len``) so
-    clean and corrupted conditionings have equal shapes; the unconditional text is zeros. Recording
-    and patching assume guidance at every step (``guidance_interval`` 1.0, as in the reference).
+    clean and corrupted conditionings have equal shapes; the unconditional text is zeros.
     ``GenerationConfig.scheduler`` holds keyword arguments of ``text2music_diffusion_process``
     (defaults: the reference's :data:`V1_SAMPLER`).
+
+    The sampler calls the DiT's ``decode()`` once per pass (conditional, then unconditional inside the
+    guidance interval): the step clock counts those calls and starts a new step when the timestep
+    changes. FreeSliders is unavailable: ``decode()`` bypasses the DiT's forward, where extra passes hook.
     """
 
     arch = "ace_step_v1"
     cond_kwargs = ("encoder_hidden_states", "encoder_attention_mask")
-    denoiser_calls_per_step = 2
+    cfg_layout = "separate"
+    counts_own_calls = True
+    no_score_access = "its sampler calls the DiT's decode() directly, so no extra denoiser passes can be run"
     generation_presets = _presets(V1_SAMPLER)
     sample_rate = 48000
 
@@ -112,42 +119,83 @@ class AceStepV1Adapter(ModelAdapter):
         n = len(transformer.transformer_blocks)
         return dit_sites(n, "transformer_blocks.{}.cross_attn", "transformer_blocks.{}.attn")
 
+    @classmethod
+    def meta_denoiser(cls, config: StructureConfig | None = None) -> nn.Module:
+        """The full-size DiT on the meta device (no weights): ACE-Step v1 3.5B's shipped config, or
+        ``config`` (a mapping, a ``config.json``, or a checkpoint folder with ``ace_step_transformer/``).
+        Needs the ``acestep`` package; :meth:`structure_sites` does not."""
+        import_acestep_pipeline()
+        from acestep.models.ace_step_transformer import ACEStepTransformer2DModel
+
+        return build_on_meta(ACEStepTransformer2DModel, cls.structure_config(config))
+
+    @staticmethod
+    def structure_config(config: StructureConfig | None = None) -> dict[str, Any]:
+        """The DiT config: ACE-Step v1 3.5B's shipped one, or ``config`` (as in :meth:`meta_denoiser`)."""
+        return load_config(config or "ace_step_v1", subfolder="ace_step_transformer")
+
+    @classmethod
+    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
+        """Every site of the full-size model, from its config alone (``num_layers`` blocks, each with
+        ``cross_attn`` and ``attn``: the module tree of ``ACEStepTransformer2DModel``), so the
+        ``acestep`` package is not needed."""
+        n = int(cls.structure_config(config)["num_layers"])
+        return dit_sites(n, "transformer_blocks.{}.cross_attn", "transformer_blocks.{}.attn")
+
     def sites(self) -> list[Site]:
         return self.sites_of(self.denoiser)
 
     @torch.no_grad()
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         pipe = self.pipe
         return encode_text(pipe.text_tokenizer, pipe.text_encoder_model, prompts, self.text_length, pipe.device)
 
+    @contextmanager
+    def _counted_decode(self) -> Iterator[None]:
+        """Count ``decode()`` calls on the clock; a new timestep starts a new step."""
+        transformer, clock, last = self.denoiser, self.clock, []
+        decode = transformer.decode
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            t = kwargs.get("timestep")
+            key = float(t.flatten()[0]) if isinstance(t, torch.Tensor) else t
+            if last and key != last[-1]:
+                self._tick()
+            last.append(key)
+            clock.begin_call()
+            return decode(*args, **kwargs)
+
+        transformer.decode = counted
+        try:
+            yield
+        finally:
+            del transformer.decode
+
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
         pipe, n = self.pipe, len(prompts)
-        text = self.encode_prompt(prompts)
+        text = self.encode_prompt(prompts) if prompt_embeds is None else prompt_embeds
         no_lyric = torch.zeros(n, 1, dtype=torch.long, device=pipe.device)
-        latents = pipe.text2music_diffusion_process(
-            duration=config.duration,
-            encoder_text_hidden_states=text.hidden_states.to(pipe.dtype),
-            text_attention_mask=text.attention_mask,
-            speaker_embds=torch.zeros(n, 512, device=pipe.device, dtype=pipe.dtype),
-            lyric_token_ids=no_lyric,
-            lyric_mask=no_lyric,
-            random_generators=[torch.Generator().manual_seed(int(s)) for s in seeds],
-            infer_steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            **{**V1_SAMPLER, **config.scheduler},
-        )
+        with self._counted_decode():
+            latents = pipe.text2music_diffusion_process(
+                duration=config.duration,
+                encoder_text_hidden_states=text.hidden_states.to(pipe.device, pipe.dtype),
+                text_attention_mask=text.attention_mask.to(pipe.device),
+                speaker_embds=torch.zeros(n, 512, device=pipe.device, dtype=pipe.dtype),
+                lyric_token_ids=no_lyric,
+                lyric_mask=no_lyric,
+                random_generators=self.generators(seeds),
+                infer_steps=config.steps,
+                guidance_scale=config.guidance_scale,
+                **{**V1_SAMPLER, **config.scheduler},
+            )
         _, waves = pipe.music_dcae.decode(latents, sr=self.sample_rate)
         length = int(config.duration * self.sample_rate)
         waves = torch.stack([w[..., :length].float().cpu() for w in waves]).numpy()
         return Audio(peak_limited(waves), self.sample_rate)
 
-    @property
-    def step_module(self) -> nn.Module:
-        """The last block: ``decode()`` runs the DiT's blocks without calling the DiT's own forward."""
-        return self.denoiser.transformer_blocks[-1]
 
 
 class AceStep15Adapter(PipelineAdapter):
@@ -161,7 +209,7 @@ class AceStep15Adapter(PipelineAdapter):
 
     arch = "ace_step_15"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
-    denoiser_calls_per_step = 1
+    cfg_layout = "cond_uncond"
     generation_presets = _presets({})
 
     @classmethod
@@ -186,12 +234,26 @@ class AceStep15Adapter(PipelineAdapter):
         """Sites of an ``AceStepTransformer1DModel`` (``cross_attn`` = text, ``self_attn`` = self-attention)."""
         return dit_sites(len(transformer.layers), "layers.{}.cross_attn", "layers.{}.self_attn")
 
+    @classmethod
+    def meta_denoiser(cls, config: StructureConfig | None = None) -> nn.Module:
+        """The full-size DiT on the meta device (no weights): the shipped ACE-Step 1.5 base config, or
+        ``config`` (a mapping, a ``config.json``, or a checkpoint folder with ``transformer/config.json``)."""
+        from diffusers.models.transformers.ace_step_transformer import AceStepTransformer1DModel
+
+        return build_on_meta(AceStepTransformer1DModel, load_config(config or "ace_step_15", subfolder="transformer"))
+
+    @classmethod
+    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
+        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
+        return cls.sites_of(cls.meta_denoiser(config))
+
     def sites(self) -> list[Site]:
         return self.sites_of(self.denoiser)
 
     @torch.no_grad()
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
-        pipe, duration = self.pipe, self.generation_presets["patching"].duration
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
+        """The text states the pipeline builds (its prompt format names the clip's duration: ``config``'s)."""
+        pipe, duration = self.pipe, (config or self.generation_config("steering")).duration
         hidden, mask, _, _ = pipe.encode_prompt(
             list(prompts), [""] * len(prompts), pipe._execution_device, audio_duration=duration
         )
@@ -201,18 +263,40 @@ class AceStep15Adapter(PipelineAdapter):
         tokens = [pipe.tokenizer.convert_ids_to_tokens(k) for k in kept]
         return PromptEncoding(hidden, mask.long(), tokens)
 
+    @contextmanager
+    def _text_override(self, prompt_embeds: PromptEncoding | None) -> Iterator[None]:
+        """Make the pipeline's ``encode_prompt`` return ``prompt_embeds`` as the text states."""
+        if prompt_embeds is None:
+            yield
+            return
+        pipe = self.pipe
+        encode = pipe.encode_prompt
+
+        def overridden(*args: Any, **kwargs: Any) -> tuple:
+            _, mask, lyric, lyric_mask = encode(*args, **kwargs)
+            return prompt_embeds.hidden_states, prompt_embeds.attention_mask.to(mask), lyric, lyric_mask
+
+        pipe.encode_prompt = overridden
+        try:
+            yield
+        finally:
+            del pipe.encode_prompt
+
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
-        waves = self.pipe(
-            prompt=list(prompts),
-            lyrics=[""] * len(prompts),
-            audio_duration=config.duration,
-            num_inference_steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
-            output_type="np",
-            **config.scheduler,
-        ).audios
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
+        with self._text_override(prompt_embeds):
+            waves = self.pipe(
+                prompt=list(prompts),
+                lyrics=[""] * len(prompts),
+                audio_duration=config.duration,
+                num_inference_steps=config.steps,
+                guidance_scale=config.guidance_scale,
+                generator=self.generators(seeds),
+                output_type="np",
+                callback=self._tick,
+                callback_steps=1,
+                **config.scheduler,
+            ).audios
         return Audio(peak_limited(waves), self.sample_rate)

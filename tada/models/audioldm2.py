@@ -21,6 +21,7 @@ from transformers import GPT2LMHeadModel
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
 from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited, place
+from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site
 
 #: Flan-T5 length limit of the AudioLDM2 checkpoints' tokenizer
@@ -39,7 +40,6 @@ class AudioLDM2Adapter(PipelineAdapter):
     arch = "audioldm2"
     denoiser_attr = "unet"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
-    denoiser_calls_per_step = 1
     generation_presets = {
         use: GenerationConfig(steps=100, guidance_scale=4.5, duration=9.0, negative_prompt=NEGATIVE_PROMPT)
         for use in ("patching", "steering")
@@ -89,31 +89,54 @@ class AudioLDM2Adapter(PipelineAdapter):
                     sites.append(Site(f"{site}self", f"{module}.attn1", kind="self"))
         return sites
 
+    @classmethod
+    def meta_denoiser(cls, config: StructureConfig | None = None) -> nn.Module:
+        """The full-size UNet on the meta device (no weights): the shipped layout of cvssp/audioldm2-large,
+        or ``config`` (a mapping, a ``config.json``, or a checkpoint folder with ``unet/config.json``)."""
+        from diffusers import AudioLDM2UNet2DConditionModel
+
+        return build_on_meta(AudioLDM2UNet2DConditionModel, load_config(config or "audioldm2_large", subfolder="unet"))
+
+    @classmethod
+    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
+        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
+        return cls.sites_of(cls.meta_denoiser(config))
+
     def sites(self) -> list[Site]:
         return self.sites_of(self.denoiser)
 
     @torch.no_grad()
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         pipe = self.pipe
         return encode_text(pipe.tokenizer_2, pipe.text_encoder_2, prompts, self.text_length, pipe._execution_device)
 
-    def _conditioning(self, prompt: str, config: GenerationConfig) -> list[torch.Tensor]:
-        """T5 states, T5 mask and GPT-2 states of one prompt, rows ``[uncond, cond]`` under CFG."""
+    def _conditioning(self, prompt: str, config: GenerationConfig, t5: PromptEncoding | None) -> list[torch.Tensor]:
+        """T5 states, T5 mask and GPT-2 states of one prompt, rows ``[uncond, cond]`` under CFG.
+
+        ``t5`` (this prompt's Flan-T5 encoding) replaces the conditional T5 states; the GPT-2 states
+        still come from the prompt's text.
+        """
         guided = config.guidance_scale > 1.0
         negative = [config.negative_prompt] if guided and config.negative_prompt else None
         device = self.pipe._execution_device
-        t5, mask, gpt = self.pipe.encode_prompt([prompt], device, 1, guided, negative_prompt=negative)
-        pad = self.text_length - t5.shape[1]
+        states, mask, gpt = self.pipe.encode_prompt([prompt], device, 1, guided, negative_prompt=negative)
+        pad = self.text_length - states.shape[1]
         if pad < 0:
-            raise ValueError(f"{prompt!r} has {t5.shape[1]} Flan-T5 tokens, more than text_length={self.text_length}")
-        return [F.pad(t5, (0, 0, 0, pad)), F.pad(mask, (0, pad)), gpt]
+            raise ValueError(f"{prompt!r} has {states.shape[1]} Flan-T5 tokens, more than text_length={self.text_length}")
+        states, mask = F.pad(states, (0, 0, 0, pad)), F.pad(mask, (0, pad))
+        if t5 is not None:
+            states[-1], mask[-1] = t5.hidden_states[0].to(states), t5.attention_mask[0].to(mask)
+        return [states, mask, gpt]
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
         guided = config.guidance_scale > 1.0
-        rows = (self._conditioning(p, config) for p in prompts)
+        rows = (
+            self._conditioning(p, config, None if prompt_embeds is None else prompt_embeds.row(i))
+            for i, p in enumerate(prompts)
+        )
         t5, mask, gpt = (torch.cat(parts) for parts in zip(*rows, strict=True))
         pos = slice(1, None, 2) if guided else slice(None)
         cond = {"prompt_embeds": t5[pos], "attention_mask": mask[pos], "generated_prompt_embeds": gpt[pos]}
@@ -129,8 +152,10 @@ class AudioLDM2Adapter(PipelineAdapter):
             audio_length_in_s=config.duration,
             num_inference_steps=config.steps,
             guidance_scale=config.guidance_scale,
-            generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
+            generator=self.generators(seeds),
             output_type="np",
+            callback=self._tick,
+            callback_steps=1,
             **config.scheduler,
         ).audios[:, None, :]
         return Audio(peak_limited(waves), self.sample_rate)

@@ -8,15 +8,29 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from tada.errors import MissingCheckpointError, unknown_name
-from tada.interventions import Edit, Record, intervene, stop_after
+from tada.errors import MissingCheckpointError, TadaError, unknown_name
+from tada.interventions import (
+    CFGLayout,
+    Edit,
+    HookContext,
+    PassConditioning,
+    Record,
+    RecordOutput,
+    StepClock,
+    StopForward,
+    get_module,
+    intervene,
+)
 from tada.sites import Site, SiteRegistry
+
+if TYPE_CHECKING:
+    from tada.models.nnsight import NNsightDenoiser
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,11 @@ class PromptEncoding:
     attention_mask: torch.Tensor | None
     tokens: list[list[str]]
 
+    def row(self, index: int) -> PromptEncoding:
+        """The encoding of prompt ``index`` alone."""
+        mask = None if self.attention_mask is None else self.attention_mask[index : index + 1]
+        return PromptEncoding(self.hidden_states[index : index + 1], mask, [self.tokens[index]])
+
     def positions(self, index: int, word: str) -> list[int]:
         """Token positions of ``word`` (whole tokens, case-insensitive) in prompt ``index``."""
         w = word.lower()
@@ -66,17 +85,22 @@ class PromptEncoding:
 class ModelAdapter(ABC):
     """A text-to-music model with named intervention sites.
 
-    Subclasses set ``arch``, the generation presets of the reference, and implement loading,
-    prompt encoding, generation and the site list; everything else is shared.
+    Subclasses set ``arch``, ``cfg_layout``, the generation presets of the reference, and implement
+    loading, prompt encoding, sampling (:meth:`_sample`, which drives :attr:`clock`) and the site
+    list; everything else is shared: input checks, interventions, recording, steering.
     """
 
     arch: ClassVar[str]
     #: kwargs through which text conditioning reaches a cross-attention module
     cond_kwargs: ClassVar[tuple[str, ...]] = ("encoder_hidden_states", "attention_mask")
-    #: denoiser forward calls per diffusion step (2 where CFG runs cond and uncond separately)
-    denoiser_calls_per_step: ClassVar[int] = 1
+    #: how the denoiser's calls of one step hold the CFG passes (see :mod:`tada.interventions.clock`)
+    cfg_layout: ClassVar[CFGLayout] = "uncond_cond"
     #: reference generation settings, by use ("patching", "steering")
     generation_presets: ClassVar[dict[str, GenerationConfig]] = {}
+    #: why score-level access (extra denoiser passes) is unavailable, if it is
+    no_score_access: ClassVar[str | None] = None
+    #: True where the sampling loop calls ``clock.begin_call`` itself (no hook on the denoiser)
+    counts_own_calls: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -95,22 +119,92 @@ class ModelAdapter(ABC):
         """Every attention layer where text enters, plus the self-attention layers."""
 
     @abstractmethod
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
-        """Text-encoder outputs and tokens (for prompt-level methods)."""
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
+        """Text-encoder outputs and tokens (for prompt-level methods); ``config`` where the text depends on it."""
 
     @abstractmethod
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
-        """One clip per (prompt, seed); same seed and prompt give the same audio."""
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
+        """Sample one clip per (prompt, seed), calling :meth:`_tick` after every scheduler step.
+
+        ``prompt_embeds`` (text-encoder outputs of the prompts) replaces the encoding of ``prompts``.
+        """
 
     # shared behaviour ------------------------------------------------------------------------
     @property
-    def step_module(self) -> nn.Module:
-        """A module that runs once per denoiser call (to count calls); the denoiser by default."""
-        return self.denoiser
+    def clock(self) -> StepClock:
+        """The step clock of this model's sampling loop."""
+        if "_clock" not in self.__dict__:
+            self._clock = StepClock(self.cfg_layout)
+        return self._clock
+
+    def _tick(self, *_args: Any) -> None:
+        """Step callback of the sampling loop (diffusers' ``callback(step, t, latents)`` signature)."""
+        self.clock.tick()
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        config: GenerationConfig | None = None,
+        prompt_embeds: PromptEncoding | None = None,
+    ) -> Audio:
+        """One clip per (prompt, seed); same seed and prompt give the same audio.
+
+        Under :meth:`steer`, the active controller builds what is generated from ``prompts``.
+        """
+        config = config or self.generation_config("steering")
+        self.check_inputs(prompts, seeds, prompt_embeds)
+        controller = self.__dict__.get("_controller")
+        if controller is not None and prompt_embeds is None:
+            return controller.generate(self, list(prompts), list(seeds), config)
+        return self.sample(prompts, seeds, config, prompt_embeds)
+
+    def sample(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        config: GenerationConfig,
+        prompt_embeds: PromptEncoding | None = None,
+    ) -> Audio:
+        """Sampling with the clock running (what :meth:`generate` does without a controller)."""
+        clock = self.clock
+        clock.start(len(prompts), config.steps)
+        handle = None if self.counts_own_calls else self.denoiser.register_forward_pre_hook(lambda *_: clock.begin_call())
+        try:
+            return self._sample(prompts, seeds, config, prompt_embeds)
+        finally:
+            if handle is not None:
+                handle.remove()
+            clock.stop()
+
+    def check_inputs(
+        self, prompts: Sequence[str], seeds: Sequence[int], prompt_embeds: PromptEncoding | None = None
+    ) -> None:
+        """Raise before any work if prompts, seeds and embeddings do not match."""
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a list of strings, not one string")
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        if prompt_embeds is not None and prompt_embeds.hidden_states.shape[0] != len(prompts):
+            raise ValueError(
+                f"prompt_embeds holds {prompt_embeds.hidden_states.shape[0]} prompts, not {len(prompts)}"
+            )
+
+    @staticmethod
+    def generators(seeds: Sequence[int]) -> list[torch.Generator]:
+        """One CPU generator per clip: a clip's noise does not depend on its batch."""
+        return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
     def registry(self, presets_dir: Path | None = None) -> SiteRegistry:
         """Resolver of this model's site and preset names."""
         return SiteRegistry(self.arch, self.sites(), presets_dir)
+
+    def site_width(self, site: Site) -> int:
+        """Channels of a site's output."""
+        module = get_module(self.denoiser, site.module)
+        return int(module.to_out[0].out_features)
 
     def generation_config(self, use: str = "patching", **overrides: Any) -> GenerationConfig:
         """The reference settings for ``use``, with ``overrides`` applied."""
@@ -118,26 +212,90 @@ class ModelAdapter(ABC):
             raise unknown_name(f"generation preset of '{self.arch}'", use, self.generation_presets)
         return self.generation_presets[use].with_(**{k: v for k, v in overrides.items() if v is not None})
 
+    @property
+    def hook_context(self) -> HookContext:
+        return HookContext(self.clock, self.cond_kwargs)
+
     @contextmanager
     def intervene(self, edits: Mapping[Site, Edit]) -> Iterator[None]:
-        """Attach ``edits`` to their sites while the block runs."""
-        with intervene(self.denoiser, edits, self.cond_kwargs):
+        """Attach ``edits`` to their sites while the block runs (``Site("denoiser", "")`` is the denoiser)."""
+        with intervene(self.denoiser, edits, self.hook_context):
             yield
 
-    def record_conditioning(
-        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, sites: Sequence[Site]
-    ) -> dict[str, list[dict[str, torch.Tensor]]]:
-        """What each site's cross-attention receives for ``prompts`` in one diffusion step.
+    @contextmanager
+    def steer(self, controller: Any) -> Iterator[Any]:
+        """Steer every :meth:`generate` inside the block with ``controller``.
 
-        Text conditioning does not change across steps, so one step (one or two denoiser calls)
-        is run and generation is stopped; the result is replayed by ``ReplaceConditioning``.
+        The controller is checked against this model first (arch, sites, widths, steps); leaving the
+        block removes every hook, also after an exception. Nesting is refused.
         """
-        n = self.denoiser_calls_per_step
+        if self.__dict__.get("_controller") is not None:
+            raise TadaError(
+                f"steer() is already active with {type(self._controller).__name__}; nested steering is not "
+                "supported: leave the first block (several concepts at once come with multi-concept steering)"
+            )
+        controller.bind(self)
+        self._controller = controller
+        try:
+            yield controller
+        finally:
+            self._controller = None
+
+    def nnsight(self) -> NNsightDenoiser:
+        """The denoiser wrapped with ``nnsight.NNsight``, envoys addressed by site name (:mod:`tada.models.nnsight`)."""
+        from tada.models.nnsight import nnsight_denoiser
+
+        return nnsight_denoiser(self)
+
+    def record_conditioning(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        config: GenerationConfig,
+        sites: Sequence[Site],
+        prompt_embeds: PromptEncoding | None = None,
+    ) -> dict[str, PassConditioning]:
+        """What each site's cross-attention receives for ``prompts``, per CFG pass, in the first step.
+
+        Text conditioning does not change across steps, so one step is run and generation is
+        stopped; the result is replayed by ``ReplaceConditioning``.
+        """
+        self.check_inputs(prompts, seeds, prompt_embeds)
         parents = {s.module: Site(s.module, s.module) for s in sites}
-        records = {m: Record(n_calls=n) for m in parents}
-        with self.intervene({parents[m]: r for m, r in records.items()}), stop_after(self.step_module, n):
+        records = {m: Record() for m in parents}
+        with self.intervene({parents[m]: r for m, r in records.items()}), self._stop_after_first_step():
+            self.sample(prompts, seeds, config, prompt_embeds)
+        return {s.name: records[s.module].passes for s in sites}
+
+    @contextmanager
+    def _stop_after_first_step(self) -> Iterator[None]:
+        clock, tick = self.clock, self._tick
+
+        def stop(*_args: Any) -> None:
+            raise StopForward
+
+        self._tick = stop  # type: ignore[method-assign]
+        try:
+            yield
+        except StopForward:
+            pass
+        finally:
+            self._tick = tick  # type: ignore[method-assign]
+            clock.stop()
+
+    def record_outputs(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        config: GenerationConfig,
+        sites: Sequence[Site],
+        keep: bool = False,
+    ) -> dict[str, RecordOutput]:
+        """Each site's output per (step, pass) over a whole generation of ``prompts``."""
+        records = {s.name: RecordOutput(keep=keep) for s in sites}
+        with self.intervene({s: records[s.name] for s in sites}):
             self.generate(prompts, seeds, config)
-        return {s.name: records[s.module].calls for s in sites}
+        return records
 
 
 def resolve_checkpoint(path_or_id: str | os.PathLike, *, what: str, how: str) -> str:

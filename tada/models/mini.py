@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from tada.audio import griffin_lim
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.sites import Site
+from tada.sites import Site, dit_sites
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -182,36 +182,24 @@ class MiniAdapter(ModelAdapter):
         return self.model.config.sample_rate
 
     def sites(self) -> list[Site]:
-        sites: list[Site] = []
-        for n in range(self.model.config.num_layers):
-            block = f"transformer_blocks.{n}"
-            sites += [
-                Site(f"tf{n}", f"{block}.attn2"),
-                Site(f"tf{n}k", f"{block}.attn2", projection="k"),
-                Site(f"tf{n}v", f"{block}.attn2", projection="v"),
-                Site(f"tf{n}self", f"{block}.attn1", kind="self"),
-            ]
-        return sites
+        return dit_sites(self.model.config.num_layers, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
 
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         with torch.no_grad():
             ids, words = self.model.token_ids(prompts)
             return PromptEncoding(self.model.text_encoder(ids), (ids != 0).long(), words)
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig | None = None) -> Audio:
-        config = config or self.generation_presets["patching"]
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
         m, cfg = self.model, self.model.config
         dev = m.spec_mean.device
-        text = m.encode(list(prompts))
+        text = m.encode(list(prompts)) if prompt_embeds is None else prompt_embeds.hidden_states.to(dev)
         guided = config.guidance_scale != 1.0
         if guided:
             text = torch.cat([m.encode([""] * len(prompts)), text])
-        x = torch.stack(
-            [torch.randn(cfg.n_freq, cfg.n_frames, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-        ).to(dev)
+        x = torch.stack([torch.randn(cfg.n_freq, cfg.n_frames, generator=g) for g in self.generators(seeds)]).to(dev)
         scheduler = FlowMatchEulerDiscreteScheduler.from_config(m.scheduler.config, **dict(config.scheduler))
         scheduler.set_timesteps(config.steps, device=dev)
         for t in tqdm(scheduler.timesteps, desc="mini", disable=not self.progress, leave=False):
@@ -222,6 +210,6 @@ class MiniAdapter(ModelAdapter):
                 uncond, cond = v.chunk(2)
                 v = uncond + config.guidance_scale * (cond - uncond)
             x = scheduler.step(v, t, x).prev_sample
+            self._tick()
         waves = griffin_lim(m.denormalize(x).float(), cfg.n_samples)
         return Audio(waves.cpu().numpy()[:, None, :].astype(np.float32), cfg.sample_rate)
-

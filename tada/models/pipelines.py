@@ -11,7 +11,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from tada.models.base import ModelAdapter, PromptEncoding
-from tada.sites import Site
+from tada.sites import dit_sites
 
 
 #: negative prompt of the reference's Stable Audio and AudioLDM2 runs
@@ -32,20 +32,6 @@ def encode_text(
     hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
     kept = (row[m.bool()].tolist() for row, m in zip(inputs.input_ids, inputs.attention_mask, strict=True))
     return PromptEncoding(hidden, mask, [tokenizer.convert_ids_to_tokens(k) for k in kept])
-
-
-def dit_sites(n_blocks: int, cross: str, self_attn: str) -> list[Site]:
-    """``tfN`` / ``tfNk`` / ``tfNv`` / ``tfNself`` for a DiT; ``cross``/``self_attn`` are ``{}``-templates."""
-    sites: list[Site] = []
-    for n in range(n_blocks):
-        module = cross.format(n)
-        sites += [
-            Site(f"tf{n}", module),
-            Site(f"tf{n}k", module, projection="k"),
-            Site(f"tf{n}v", module, projection="v"),
-            Site(f"tf{n}self", self_attn.format(n), kind="self"),
-        ]
-    return sites
 
 
 def place(pipe: Any, device: str, cpu_offload: bool) -> Any:

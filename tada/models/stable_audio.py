@@ -14,8 +14,9 @@ from diffusers import StableAudioPipeline
 from torch import nn
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, dit_sites, encode_text, peak_limited, place
-from tada.sites import Site
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited, place
+from tada.models.structures import StructureConfig, build_on_meta, load_config
+from tada.sites import Site, dit_sites
 
 class StableAudioAdapter(PipelineAdapter):
     """Stable Audio Open 1.0: a 24-block DiT with T5 cross-attention, CFG batched as ``[uncond, cond]``.
@@ -25,7 +26,6 @@ class StableAudioAdapter(PipelineAdapter):
 
     arch = "stable_audio"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
-    denoiser_calls_per_step = 1
     generation_presets = {
         use: GenerationConfig(steps=100, guidance_scale=7.0, duration=9.0, negative_prompt=NEGATIVE_PROMPT)
         for use in ("patching", "steering")
@@ -54,27 +54,47 @@ class StableAudioAdapter(PipelineAdapter):
         n = len(transformer.transformer_blocks)
         return dit_sites(n, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
 
+    @classmethod
+    def meta_denoiser(cls, config: StructureConfig | None = None) -> nn.Module:
+        """The full-size DiT on the meta device (no weights): Stable Audio Open 1.0's shipped config, or
+        ``config`` (a mapping, a ``config.json``, or a checkpoint folder with ``transformer/config.json``)."""
+        from diffusers import StableAudioDiTModel
+
+        return build_on_meta(StableAudioDiTModel, load_config(config or "stable_audio", subfolder="transformer"))
+
+    @classmethod
+    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
+        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
+        return cls.sites_of(cls.meta_denoiser(config))
+
     def sites(self) -> list[Site]:
         return self.sites_of(self.denoiser)
 
     @torch.no_grad()
-    def encode_prompt(self, prompts: Sequence[str]) -> PromptEncoding:
+    def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         tok = self.pipe.tokenizer
         return encode_text(tok, self.pipe.text_encoder, prompts, tok.model_max_length, self.pipe._execution_device)
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig) -> Audio:
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+    def _sample(
+        self, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig, prompt_embeds: PromptEncoding | None
+    ) -> Audio:
         negative = [config.negative_prompt] * len(prompts) if config.negative_prompt else None
+        text: dict = {"prompt": list(prompts), "negative_prompt": negative}
+        if prompt_embeds is not None:  # raw T5 states; the pipeline projects and masks them
+            text = {"prompt_embeds": prompt_embeds.hidden_states, "attention_mask": prompt_embeds.attention_mask}
+            if negative and config.guidance_scale > 1.0:
+                neg = self.encode_prompt(negative)
+                text |= {"negative_prompt_embeds": neg.hidden_states, "negative_attention_mask": neg.attention_mask}
         waves = self.pipe(
-            list(prompts),
+            **text,
             audio_end_in_s=config.duration,
             num_inference_steps=config.steps,
             guidance_scale=config.guidance_scale,
-            negative_prompt=negative,
-            generator=[torch.Generator().manual_seed(int(s)) for s in seeds],
+            generator=self.generators(seeds),
             output_type="np",
+            callback=self._tick,
+            callback_steps=1,
             **config.scheduler,
         ).audios
         return Audio(peak_limited(waves), self.sample_rate)

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from tada.errors import TadaError
+from tada.manifest import MANIFEST_COLUMNS
 
-#: columns of a sweep's ``manifest.csv``; alpha=0 rows are the references
-MANIFEST_COLUMNS: tuple[str, ...] = ("concept", "method", "prompt_id", "prompt", "seed", "alpha", "path")
 
 
 def per_alpha(metrics: pd.DataFrame) -> pd.DataFrame:

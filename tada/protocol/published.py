@@ -16,9 +16,11 @@ import pandas as pd
 
 from tada.errors import MissingCheckpointError, unknown_name
 from tada.protocol.formats import write_table
+from tada.protocol.reference_data import PUBLISHED_URL
 from tada.protocol.tables import AESTHETICS, concept_cutoffs, protocol_table
 
-#: the frozen CSVs, next to the repository in the shared workspace
+#: a local copy of the frozen CSVs next to the repository (reference.published's default); where there is
+#: none, ``python -m tada.protocol.reference_data DEST`` downloads them from the pinned upstream
 DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tada-published"
 ALIGNMENT = ("muqt", "clap")
 STEERING_CSV = "steering_metrics.csv"
@@ -30,7 +32,8 @@ def _read(root: Path, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise MissingCheckpointError(
             f"frozen published metrics not found at '{path}'; pass the folder holding "
-            f"{STEERING_CSV} and {QUALITY_CSV} (the shared reference/tada-published)"
+            f"{STEERING_CSV} and {QUALITY_CSV}, or download them first: "
+            f"python -m tada.protocol.reference_data {root} (from {PUBLISHED_URL}, SHA-256-checked)"
         )
     return pd.read_csv(path)
 

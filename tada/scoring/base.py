@@ -14,6 +14,8 @@ class AudioTextScorer(ABC):
 
     #: sample rate the audio encoder expects; inputs at other rates are resampled
     sample_rate: int
+    #: scale of cosine similarities before a softmax over texts (CLIP/CLAP's learned temperature)
+    logit_scale: float = 100.0
 
     @abstractmethod
     def embed_audio(self, waveforms: np.ndarray, sample_rate: int) -> torch.Tensor:

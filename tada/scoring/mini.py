@@ -115,6 +115,7 @@ class MiniScorer(AudioTextScorer):
     def __init__(self, model: MiniScorerModel) -> None:
         self.model = model.eval()
         self.sample_rate = model.config.sample_rate
+        self.logit_scale = float(model.logit_scale.detach().exp())
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> MiniScorer:

@@ -2,44 +2,32 @@
 
 With integer ``alpha`` on an ``N``-step sampler the neutral prompt conditions the first ``N - |alpha|``
 steps and the positive (``alpha > 0``) or negative (``alpha < 0``) prompt the last ``|alpha|``. The
-switch uses the shared intervention mechanism: the target's conditioning is recorded at the chosen
-sites and replayed there from the switching step on, so ``pci_loc`` switches only localized layers.
+target's conditioning is recorded at the target sites and replayed there from the switching step
+(read from the step clock), so ``loc`` switches only the localized sites.
+
+The reference's ``loc`` arm also fed the *neutral* encoding into the unconditional pass of every
+other site (STEERING.md section 4); ``reference_loc=True`` reproduces that, the default leaves
+the other sites untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
-from tada.errors import ConfigError, unknown_name
-from tada.interventions import Conditioning, ReplaceConditioning
-from tada.models.base import Audio, GenerationConfig, ModelAdapter
+from tada.errors import ConfigError
+from tada.interventions import Edit, ReplaceConditioning, StepWindow
+from tada.models.base import GenerationConfig, ModelAdapter
 from tada.sites import Site
+from tada.steering.concepts import Concept
+from tada.steering.controller import Controller
 
-#: method name -> which sites switch prompt ("localized": a preset, see :func:`method_sites`)
-METHODS: dict[str, str] = {"pci_all": "all", "pci_loc": "localized"}
-
-Recorded = Mapping[str, list[Conditioning]]
-
-
-def localized_preset(adapter: ModelAdapter) -> str:
-    """The default localized preset: the mini model's ground-truth ``semantic_blocks``, else the
-    arch's ``localized`` preset file."""
-    if adapter.arch != "mini":
-        return "localized"
-    blocks = adapter.model.config.semantic_blocks  # type: ignore[attr-defined]  # a MiniAdapter
-    if not blocks:
-        raise ConfigError("this mini model has no semantic_blocks in its config; name a localized preset")
-    return "".join(f"tf{b}" for b in blocks)
-
-
-def method_sites(adapter: ModelAdapter, method: str, localized: str | None = None) -> list[Site]:
-    """Sites whose conditioning ``method`` switches: every layer, or the ``localized`` preset
-    (a preset name, site list like ``tf2tf3`` or YAML path; default :func:`localized_preset`)."""
-    if method not in METHODS:
-        raise unknown_name("steering method", method, METHODS)
-    if METHODS[method] == "all":
-        return adapter.registry().layers
-    return adapter.registry().resolve(localized or localized_preset(adapter))
+#: replay modes -> {pass of the running call: recorded pass it receives}
+REPLAY_MODES: dict[str, dict[str, str]] = {
+    "both": {"cond": "cond", "uncond": "uncond"},
+    "cond_only": {"cond": "cond"},
+    "uncond_only": {"uncond": "uncond"},
+}
 
 
 def check_alpha(alpha: float, steps: int) -> int:
@@ -49,39 +37,52 @@ def check_alpha(alpha: float, steps: int) -> int:
     return int(alpha)
 
 
-def pci_generate(
-    adapter: ModelAdapter,
-    neutral: Sequence[str],
-    seeds: Sequence[int],
-    config: GenerationConfig,
-    alpha: int,
-    target: Recorded,
-    sites: Sequence[Site],
-) -> Audio:
-    """Generate ``neutral`` with the ``sites`` switched to the recorded ``target`` conditioning for
-    the last ``|alpha|`` steps (``target`` from ``adapter.record_conditioning`` of the positive
-    prompts when ``alpha > 0``, the negative ones when ``alpha < 0``)."""
-    k = abs(check_alpha(alpha, config.steps))
-    if k == 0:
-        return adapter.generate(neutral, seeds, config)
-    start = (config.steps - k) * adapter.denoiser_calls_per_step
-    with adapter.intervene({s: ReplaceConditioning(target[s.name], start=start) for s in sites}):
-        return adapter.generate(neutral, seeds, config)
+class PromptController(Controller):
+    """A method that replays other prompts' conditioning at the target sites (PCI, TextEmb)."""
+
+    def __init__(self, concept: Concept, reference_loc: bool = False, **kwargs: Any) -> None:
+        self.reference_loc = reference_loc
+        super().__init__(concept, **kwargs)
+
+    def replay(
+        self,
+        adapter: ModelAdapter,
+        target: dict[str, PassConditioning],
+        window: StepWindow,
+        neutral: list[str],
+        seeds: list[int],
+        config: GenerationConfig,
+    ) -> dict[Site, Edit]:
+        """Replay ``target`` at the target sites; with ``reference_loc`` the neutral into the other sites."""
+        edits: dict[Site, Edit] = {
+            s: ReplaceConditioning(target[s.name], window, REPLAY_MODES[self.mode]) for s in self.sites
+        }
+        others = [s for s in adapter.registry().layers if s not in self.sites]
+        if self.reference_loc and others:
+            base = self.record(adapter, ("neutral",), neutral, seeds, config, others)
+            edits |= {s: ReplaceConditioning(base[s.name], window, {"cond": "cond", "uncond": "cond"}) for s in others}
+        return edits
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "reference_loc": self.reference_loc}
 
 
-def pci(
-    adapter: ModelAdapter,
-    neutral: Sequence[str],
-    positive: Sequence[str],
-    negative: Sequence[str],
-    seeds: Sequence[int],
-    config: GenerationConfig,
-    alpha: int,
-    sites: Sequence[Site],
-) -> Audio:
-    """One PCI generation: record the target prompts' conditioning, then generate the neutral ones."""
-    k = check_alpha(alpha, config.steps)
-    if k == 0:
-        return adapter.generate(neutral, seeds, config)
-    target = adapter.record_conditioning(positive if k > 0 else negative, seeds, config, sites)
-    return pci_generate(adapter, neutral, seeds, config, k, target, sites)
+class PCI(PromptController):
+    """Prompt switching for the last ``|alpha|`` steps (alpha: a signed integer number of steps)."""
+
+    method = "pci"
+    modes = tuple(REPLAY_MODES)
+
+    def generate(self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig):
+        check_alpha(self.alpha, config.steps)
+        return super().generate(adapter, prompts, seeds, config)
+
+    def edits(
+        self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig
+    ) -> Mapping[Site, Edit]:
+        k = check_alpha(self.alpha, config.steps)
+        triples = [self.concept.triple(p, self.method) for p in prompts]
+        pole = 1 if k > 0 else 2
+        target = self.record(adapter, (pole,), [t[pole] for t in triples], seeds, config, self.sites)
+        neutral = [t[0] for t in triples]
+        return self.replay(adapter, target, StepWindow(config.steps - abs(k)), neutral, seeds, config)

@@ -47,9 +47,10 @@ from transformers import (
     T5Tokenizer,
 )
 
-from tada.models.ace_step import AceStep15Adapter, import_acestep_pipeline
+from tada.models.ace_step import AceStep15Adapter, AceStepV1Adapter
 from tada.models.audioldm2 import AudioLDM2Adapter
 from tada.models.stable_audio import StableAudioAdapter
+from tada.models.structures import load_config
 
 #: whole-word vocabulary of the tiny tokenizers: caption words and the features' counterfactual swaps
 WORDS = (
@@ -144,8 +145,12 @@ def tiny_audioldm2(seed: int = 0) -> AudioLDM2Adapter:
     """An AudioLDM2 pipeline with the layout of ``cvssp/audioldm2-large`` in miniature.
 
     Each UNet layer holds four attention modules (self-only, GPT-2, Flan-T5, self-only) of two
-    transformer blocks each, as in the reference's checkpoint.
+    transformer blocks each, as in the reference's checkpoint: the shipped full-size layout with the
+    GPT-2 / Flan-T5 widths shrunk to those of the tiny text models (16 / 32).
     """
+    full = load_config("audioldm2_large")
+    shrink = {None: None, 768: 16, 1024: 32}  # self-only, GPT-2, Flan-T5
+    cross_dims = [shrink[d] for d in full["cross_attention_dim"][-1]]
     torch.manual_seed(seed)
     unet = AudioLDM2UNet2DConditionModel(
         block_out_channels=(16, 32),
@@ -156,8 +161,8 @@ def tiny_audioldm2(seed: int = 0) -> AudioLDM2Adapter:
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=([None, 16, 32, None], [None, 16, 32, None]),
-        transformer_layers_per_block=2,
+        cross_attention_dim=(cross_dims, cross_dims),
+        transformer_layers_per_block=full["transformer_layers_per_block"],
         attention_head_dim=2,
     )
     scheduler = DDIMScheduler(
@@ -299,98 +304,24 @@ def tiny_ace_step_15(num_layers: int = 4, seed: int = 0) -> AceStep15Adapter:
 
 
 # full-size structures -------------------------------------------------------------------------
-
-#: Stable Audio Open 1.0 DiT (stabilityai/stable-audio-open-1.0, transformer/config.json)
-STABLE_AUDIO_OPEN_DIT = {
-    "sample_size": 1024,
-    "in_channels": 64,
-    "num_layers": 24,
-    "attention_head_dim": 64,
-    "num_attention_heads": 24,
-    "num_key_value_attention_heads": 12,
-    "out_channels": 64,
-    "cross_attention_dim": 768,
-    "time_proj_dim": 256,
-    "global_states_input_dim": 1536,
-    "cross_attention_input_dim": 768,
-}
-
-#: layout of the reference's AudioLDM2 UNet (cvssp/audioldm2-large): per layer four attention modules
-#: (self-only, GPT-2 768, Flan-T5 1024, self-only) of two transformer blocks; 64 text layers in all.
-#: Widths follow AudioLDM2's 128-channel UNet; only the layout is checked.
-AUDIOLDM2_LARGE_UNET = {
-    "sample_size": 256,
-    "in_channels": 8,
-    "out_channels": 8,
-    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    "block_out_channels": (128, 256, 384, 640),
-    "layers_per_block": 2,
-    "transformer_layers_per_block": 2,
-    "attention_head_dim": (4, 8, 12, 20),
-    "cross_attention_dim": ([None, 768, 1024, None],) * 4,
-}
-
-#: ACE-Step 1.5 DiT (diffusers' AceStepTransformer1DModel defaults: the 2B base model)
-ACE_STEP_15_DIT = {
-    "hidden_size": 2048,
-    "intermediate_size": 6144,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "in_channels": 192,
-    "audio_acoustic_hidden_dim": 64,
-    "patch_size": 2,
-    "sliding_window": 128,
-}
-
-#: ACE-Step v1 3.5B DiT (ACE-Step/ACE-Step-v1-3.5B, ace_step_transformer/config.json)
-ACE_STEP_V1_DIT = {
-    "in_channels": 8,
-    "num_layers": 24,
-    "inner_dim": 2560,
-    "attention_head_dim": 128,
-    "num_attention_heads": 20,
-    "mlp_ratio": 2.5,
-    "out_channels": 8,
-    "max_position": 32768,
-    "rope_theta": 1000000.0,
-    "speaker_embedding_dim": 512,
-    "text_embedding_dim": 768,
-    "ssl_encoder_depths": [8, 8],
-    "ssl_names": ["mert", "m-hubert"],
-    "ssl_latent_dims": [1024, 768],
-    "lyric_encoder_vocab_size": 6693,
-    "lyric_hidden_size": 1024,
-    "patch_size": [16, 1],
-    "max_height": 16,
-    "max_width": 32768,
-}
+# The published configs are package data (tada/models/structures/); the adapters build them on meta.
 
 
 def meta_stable_audio() -> nn.Module:
     """The full-size Stable Audio Open DiT, without weights."""
-    with torch.device("meta"):
-        return StableAudioDiTModel(**STABLE_AUDIO_OPEN_DIT)
+    return StableAudioAdapter.meta_denoiser()
 
 
 def meta_audioldm2() -> nn.Module:
     """The full-size AudioLDM2 UNet in the reference's layout, without weights."""
-    with torch.device("meta"):
-        return AudioLDM2UNet2DConditionModel(**AUDIOLDM2_LARGE_UNET)
+    return AudioLDM2Adapter.meta_denoiser()
 
 
 def meta_ace_step_15() -> nn.Module:
     """The full-size ACE-Step 1.5 DiT, without weights."""
-    with torch.device("meta"):
-        return AceStepTransformer1DModel(**ACE_STEP_15_DIT)
+    return AceStep15Adapter.meta_denoiser()
 
 
 def meta_ace_step_v1() -> nn.Module:
     """The full-size ACE-Step v1 DiT, without weights; needs the ``acestep`` package."""
-    import_acestep_pipeline()
-    from acestep.models.ace_step_transformer import ACEStepTransformer2DModel
-
-    with torch.device("meta"):
-        return ACEStepTransformer2DModel(**ACE_STEP_V1_DIT)
+    return AceStepV1Adapter.meta_denoiser()

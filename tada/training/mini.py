@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import trange
 
 from tada.audio import log_spectrogram
-from tada.interventions import Edit, intervene
+from tada.interventions import Edit, HookContext, StepClock, intervene
 from tada.models.mini import MiniConfig, MiniTextToMusic, tokenize
 from tada.sites import Site
 from tada.world.dataset import Clips
@@ -31,7 +31,7 @@ class ShuffledConditioning(Edit):
 
     active: bool = True
 
-    def attach(self, module: nn.Module, site: Site, cond_kwargs: tuple[str, ...]) -> list:
+    def attach(self, module: nn.Module, site: Site, ctx: HookContext) -> list:
         def hook(_mod: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
             if not self.active:
                 return None
@@ -98,7 +98,7 @@ def train_mini(clips: Clips, cfg: MiniTrainConfig) -> tuple[MiniTextToMusic, dic
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     start, losses = time.perf_counter(), []
-    with intervene(model.transformer, edits):
+    with intervene(model.transformer, edits, HookContext(StepClock("uncond_cond"))):
         for _ in trange(cfg.train_steps, desc="train mini", leave=False):
             if len(semantic) > 1:
                 dropped = int(torch.randint(len(semantic), (), generator=gen))

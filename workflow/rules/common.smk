@@ -1,10 +1,16 @@
 # Shared definitions: config validation, result paths, wildcard constraints from the registries.
+import sys
+
 from snakemake.utils import min_version, validate
 
 from tada.localization.features import check_features
 from tada.localization.layout import layer_names
 from tada.models import ARCHITECTURES
-from tada.steering.pci import METHODS as SWEEP_METHODS
+from tada.protocol import reference_data
+from tada.steering.methods import ARMS as STEERING_ARMS
+from tada.steering.methods import METHODS as STEERING_METHODS
+from tada.steering.methods import cell_name, needs_artifact
+from tada.steering.profiles import profile
 from tada.world.attributes import VALUE_FAMILY
 
 min_version("9.0")
@@ -47,10 +53,40 @@ def load_options(arch):
     return {"device": opts.get("device", config["device"]), "dtype": opts.get("dtype", "float32")}
 
 
+# --- reference data: the paper's frozen CSVs (published tables, published heatmaps) ---
+# A local copy (reference.published) is read in place once its SHA-256 check passes; without one, the
+# files are downloaded from reference.published_url into REFERENCE_CACHE (rule fetch_published_reference)
+# when a published target is asked for. `rule all` asks for them only when they are there or
+# reference.fetch is true; otherwise one line says how to enable them.
+REFERENCE = config.get("reference", {})
+REFERENCE_URL = REFERENCE.get("published_url") or reference_data.PUBLISHED_URL
+REFERENCE_CACHE = f"{RESULTS}/reference/tada-published"
+if reference_data.has_copy(REFERENCE.get("published")):
+    reference_data.verify_copy(REFERENCE["published"])  # a modified copy stops here, naming the file
+    PUBLISHED = REFERENCE["published"]
+    PUBLISHED_IN_ALL = True
+else:
+    PUBLISHED = REFERENCE_CACHE  # an earlier download counts: it was verified when fetched
+    PUBLISHED_IN_ALL = str(REFERENCE.get("fetch")).lower() == "true" or reference_data.has_copy(REFERENCE_CACHE)
+    if not PUBLISHED_IN_ALL:
+        print(reference_data.skipped_message(REFERENCE.get("published"), REFERENCE_URL), file=sys.stderr)
+
+
+def published_input(name):
+    """Path of one reference CSV: in the local copy, or in the cache the fetch rule fills."""
+    return f"{PUBLISHED}/{name}"
+
+
+def published_targets():
+    """The published tables of every configured axis, when the reference data is to be used."""
+    axes = config["protocol"]["published_axes"] if PUBLISHED_IN_ALL else []
+    return [f"{RESULTS}/published/tables_{axis}.csv" for axis in axes]
+
+
 # --- localization ---
 LOCALIZATION = config["localization"]
 LOC = f"{RESULTS}/localization"
-LOC_PUBLISHED = config.get("protocol", {}).get("shared_reference")
+LOC_PUBLISHED = PUBLISHED_IN_ALL  # the published heatmaps are in `rule all`
 LOC_PUBLISHED_MODELS = ("ace", "audioldm2", "stableaudio")
 
 for _arch in LOCALIZATION["archs"]:
@@ -85,17 +121,51 @@ def localization_targets(wildcards=None):
     return files
 
 
-# --- sweeps ---
-SWEEPS = config["sweeps"]
+# --- steering: artifacts and sweeps ---
+STEERING = config["steering"]
+ARTIFACT_METHODS = [m for m in STEERING_METHODS if needs_artifact(m)]
 
 
-def sweep_manifest(arch, concept, method):
-    return f"{RESULTS}/sweeps/{arch}/{concept}/{method}/manifest.csv"
+def steering_profile(arch):
+    """The architecture profile; the mini ``loc`` arm uses the preset its localization found."""
+    localized = f"{LOC}/mini/localized.yaml" if arch == "mini" else None
+    return profile(arch, localized, STEERING.get("reference_prompts"))
+
+
+for _arch in STEERING["archs"]:  # unknown names fail here, before any job (snakemake -n included)
+    for _concept in STEERING["concepts"]:
+        steering_profile(_arch).check_concept(_concept)
+for _method in STEERING["methods"]:
+    if _method not in STEERING_METHODS:
+        raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
+    if _method not in STEERING["alphas"]:
+        raise ValueError(f"steering.alphas has no grid for method '{_method}'")
+
+
+def sweep_manifest(arch, concept, method, arm):
+    return f"{RESULTS}/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv"
+
+
+def sweep_inputs(wildcards):
+    """The model, the method's artifact (if it has a compute step) and the found localized preset."""
+    inputs = {"model": model_inputs(wildcards.arch)}
+    if needs_artifact(wildcards.method):
+        inputs["artifact"] = f"{RESULTS}/steering/{wildcards.arch}/{wildcards.concept}/{wildcards.method}/config.json"
+    if wildcards.arm == "loc" and wildcards.arch == "mini":
+        inputs["localized"] = f"{LOC}/mini/localized.yaml"
+    return inputs
+
+
+def steering_cells(arch):
+    """(concept, cell) of every configured sweep of ``arch``."""
+    return [
+        (c, cell_name(m, a)) for c in STEERING["concepts"] for m in STEERING["methods"] for a in STEERING["arms"]
+    ]
 
 
 def sweep_targets():
-    """Manifests of every configured (concept, method) sweep of the mini model."""
-    return [sweep_manifest("mini", c, m) for c in SWEEPS["concepts"] for m in SWEEPS["methods"]]
+    """Manifests of every configured sweep."""
+    return [f"{RESULTS}/sweeps/{arch}/{c}/{cell}/manifest.csv" for arch in STEERING["archs"] for c, cell in steering_cells(arch)]
 
 
 # --- protocol ---
@@ -104,9 +174,9 @@ PROTOCOL_REFERENCE_CELLS = ("pci_all", "pci_loc")
 
 
 def protocol_cells(arch):
-    """(concept, method) sweeps of an arch: protocol.concepts x protocol.methods, else those on disk."""
-    if PROTOCOL.get("concepts") and PROTOCOL.get("methods"):
-        return [(c, m) for c in PROTOCOL["concepts"] for m in PROTOCOL["methods"]]
+    """(concept, cell) sweeps of an arch: the configured steering cells, else those on disk."""
+    if arch in STEERING["archs"]:
+        return steering_cells(arch)
     found = glob_wildcards(
         f"{RESULTS}/sweeps/{arch}/{{concept,[^/]+}}/{{method,[^/]+}}/manifest.csv"
     )
@@ -122,6 +192,12 @@ def protocol_cell_inputs(wildcards):
     cells = set(protocol_cells(wildcards.arch))
     refs = [m for m in PROTOCOL_REFERENCE_CELLS if (wildcards.concept, m) in cells and m != wildcards.method]
     return [protocol_per_alpha(wildcards.arch, wildcards.concept, m) for m in [wildcards.method, *refs]]
+
+
+def alignment_texts(arch, concept):
+    """Alignment metric -> the concept's text, and the texts it is contrasted with (the profile's)."""
+    prof = steering_profile(arch)
+    return {"texts": prof.alignment(concept), "contrast": prof.contrast(concept)}
 
 
 def protocol_arch_inputs(wildcards):

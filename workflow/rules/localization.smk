@@ -2,7 +2,7 @@
 # (arch, feature, preset) -> impact table, heatmap, I(l) bars, localized preset(s), summary;
 # plus heatmaps of the published impact table.
 # Config: localization.{archs, features, presets, pairs_per_feature, seeds_per_pair, variant,
-# reverse, tau, prompt_files}; protocol.shared_reference (published table), protocol.checkpoints.clap.
+# reverse, tau, prompt_files}; reference.* (published table, see common.smk), protocol.checkpoints.clap.
 
 rule localization_pairs:
     """Prompt pairs of the configured features: a prompt file, the published dataset or the mini world."""
@@ -98,19 +98,17 @@ rule localization_family_preset:
         "../scripts/localization_family.py"
 
 
-if LOC_PUBLISHED:
-
-    rule localization_published_heatmap:
-        """The published impact table of one model, drawn like ours (one panel per metric)."""
-        input:
-            f"{LOC_PUBLISHED}/localization_impact.csv",
-        output:
-            f"{LOC}/published/heatmap_{{model}}.png",
-        conda:
-            "../../envs/tada.yaml"
-        log:
-            f"{LOGS}/localization/published_{{model}}.log",
-        wildcard_constraints:
-            model="|".join(LOC_PUBLISHED_MODELS),
-        script:
-            "../scripts/localization_published.py"
+rule localization_published_heatmap:
+    """The published impact table of one model, drawn like ours (one panel per metric)."""
+    input:
+        published_input("localization_impact.csv"),
+    output:
+        f"{LOC}/published/heatmap_{{model}}.png",
+    conda:
+        "../../envs/tada.yaml"
+    log:
+        f"{LOGS}/localization/published_{{model}}.log",
+    wildcard_constraints:
+        model="|".join(LOC_PUBLISHED_MODELS),
+    script:
+        "../scripts/localization_published.py"

@@ -1,15 +1,32 @@
 # Evaluation protocol: the published tables rebuilt from the frozen CSVs, and
 # sweep -> per-clip metrics -> per-alpha curves -> protocol tables and plots.
-# Config: protocol.{shared_reference, published_axes, window_seconds}; optional
+# Config: reference.{published, published_url, fetch} (the frozen CSVs: a local copy, or
+# downloaded and SHA-256-checked by rule fetch_published_reference), protocol.{published_axes,
+# window_seconds}; optional
 # protocol.{concepts, methods} (the sweeps to tabulate; default: those on disk),
 # protocol.extra_metrics (muqt, fad, aesthetics, mir) and protocol.checkpoints
 # (clap, muqt, vggish, aesthetics -> local path or hub id).
 
+rule fetch_published_reference:
+    """One frozen CSV downloaded from the pinned upstream; kept only if its SHA-256 is the pinned one."""
+    output:
+        f"{REFERENCE_CACHE}/{{name}}",
+    params:
+        url=REFERENCE_URL,
+    log:
+        f"{LOGS}/reference/{{name}}.log",
+    wildcard_constraints:
+        name="|".join(reference_data.PUBLISHED_FILES),
+    localrule: True  # needs the internet, which compute nodes may lack
+    run:
+        reference_data.fetch_reference(wildcards.name, params.url, output[0], log[0])
+
+
 rule published_tables:
     """The paper's AUC / smoothness / quality tables for one preservation axis, from the frozen CSVs."""
     input:
-        steering=f"{PROTOCOL['shared_reference']}/steering_metrics.csv",
-        quality=f"{PROTOCOL['shared_reference']}/quality_metrics.csv",
+        steering=published_input("steering_metrics.csv"),
+        quality=published_input("quality_metrics.csv"),
     output:
         csv=f"{RESULTS}/published/tables_{{axis}}.csv",
         md=f"{RESULTS}/published/tables_{{axis}}.md",
@@ -33,6 +50,7 @@ rule protocol_metrics:
         f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",
     params:
         results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
+        alignment=lambda w: alignment_texts(w.arch, w.concept),
         window_seconds=PROTOCOL["window_seconds"],
         extras=PROTOCOL.get("extra_metrics", []),
         checkpoints=PROTOCOL.get("checkpoints", {}),

@@ -1,4 +1,8 @@
-"""CLAP (``transformers.ClapModel``) as an audio-text scorer, with its HTSAT stages for LPAPS."""
+"""CLAP (``transformers.ClapModel``) as an audio-text scorer, with its HTSAT stages for LPAPS.
+
+The paper scores with LAION-CLAP's ``music_audioset_epoch_15_esc_90.14.pt``; convert it once with
+:func:`tada.scoring.clap_convert.convert_laion_clap` (``tada convert-clap``) and pass the folder.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,14 @@ from tada.metrics.lpaps import windows
 from tada.models.base import resolve_checkpoint
 from tada.scoring.base import AudioTextScorer
 
-#: a HTSAT-base music CLAP in transformers format (the paper used the LAION-CLAP music checkpoint)
+#: a HTSAT-base music CLAP in transformers format; the paper's own LAION-CLAP music checkpoint is
+#: converted with :func:`tada.scoring.clap_convert.convert_laion_clap`
 DEFAULT_CHECKPOINT = "laion/larger_clap_music"
-HOW = "Pass a local folder saved with ClapModel/ClapProcessor.save_pretrained, or a hub id in the local cache."
+HOW = (
+    "Pass a local folder saved with ClapModel/ClapProcessor.save_pretrained (e.g. the paper's "
+    "music_audioset_epoch_15_esc_90.14.pt converted with `tada convert-clap CHECKPOINT --out FOLDER`), "
+    "or a hub id in the local cache."
+)
 
 
 class ClapScorer(AudioTextScorer):
@@ -77,7 +86,7 @@ class ClapScorer(AudioTextScorer):
 
     @torch.no_grad()
     def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.processor.tokenizer(list(texts), padding=True, return_tensors="pt").to(self.device)
+        tokens = self.processor.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
         emb = self.model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return F.normalize(emb.pooler_output, dim=-1).cpu()
 

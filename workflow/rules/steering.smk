@@ -1,0 +1,60 @@
+# Steering: concept -> artifact (methods with a compute step) -> alpha sweep, per (arch, concept,
+# method, arm). The artifact of one (arch, concept, method) is computed once on every site and shared
+# by its arms and sweeps; a sweep writes results/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv +
+# wav/, which the protocol reads. Config: steering.* (config/README.md).
+
+
+rule steering_artifact:
+    """Compute one method's steering artifact for one concept (every cross-attention site)."""
+    input:
+        lambda w: model_inputs(w.arch),
+    output:
+        config=f"{RESULTS}/steering/{{arch}}/{{concept}}/{{method}}/config.json",
+        tensors=f"{RESULTS}/steering/{{arch}}/{{concept}}/{{method}}/vectors.safetensors",
+    params:
+        checkpoint=lambda w: checkpoint_of(w.arch),
+        load_options=lambda w: load_options(w.arch),
+        compute_prompts=STEERING["compute_prompts"],
+        reference_prompts=STEERING.get("reference_prompts"),
+    wildcard_constraints:
+        concept="[a-z_]+",
+        method="|".join(ARTIFACT_METHODS),
+    threads: config["threads"]
+    resources:
+        runtime=30,
+    conda:
+        "../../envs/tada.yaml"
+    log:
+        f"{LOGS}/steering/{{arch}}/{{concept}}/{{method}}/artifact.log",
+    script:
+        "../scripts/steering_artifact.py"
+
+
+rule sweep:
+    """Alpha sweep of one (concept, method, arm) cell: WAVs and the manifest the protocol reads."""
+    input:
+        unpack(sweep_inputs),
+    output:
+        manifest=sweep_manifest("{arch}", "{concept}", "{method}", "{arm}"),
+        clips=directory(f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}_{{arm}}/wav"),
+    params:
+        checkpoint=lambda w: checkpoint_of(w.arch),
+        load_options=lambda w: load_options(w.arch),
+        prompts=STEERING["prompts"],
+        seeds=STEERING["seeds"],
+        alphas=lambda w: STEERING["alphas"][w.method],
+        options=lambda w: STEERING.get("options", {}).get(w.method, {}),
+        reference_prompts=STEERING.get("reference_prompts"),
+    wildcard_constraints:
+        concept="[a-z_]+",
+        method="|".join(STEERING_METHODS),
+        arm="|".join(STEERING_ARMS),
+    threads: config["threads"]
+    resources:
+        runtime=30,
+    conda:
+        "../../envs/tada.yaml"
+    log:
+        f"{LOGS}/sweeps/{{arch}}/{{concept}}/{{method}}_{{arm}}.log",
+    script:
+        "../scripts/steering_sweep.py"
