@@ -43,6 +43,7 @@ check-run: $(VENV)/.installed  # after `make run`: its results meet their target
 bench: $(VENV)/.installed
 	$(PY) benchmarks/hook_overhead.py
 	$(PY) benchmarks/patching.py
+	$(PY) benchmarks/steering.py
 
 clean:
 	rm -rf results .snakemake

@@ -36,8 +36,9 @@ class AlignmentMetric(Metric):
 
     ``name`` is the output column (``clap``, ``muqt``, ``mini``); ``tag`` identifies the scorer's
     checkpoint in the cache (see :func:`scorer_namespace`). With ``contrast`` texts the value is the
-    scorer's probability of ``text`` among ``[text, *contrast]`` (softmax of its scaled similarities),
-    which measures the concept itself rather than closeness to its word.
+    scorer's log-odds of ``text`` against them (``log p(text) - log p(contrast)`` under the softmax of its
+    scaled similarities): it measures the concept itself rather than closeness to its word, and unlike
+    the probability it does not flatten out near 0 and 1.
     """
 
     def __init__(
@@ -61,6 +62,4 @@ class AlignmentMetric(Metric):
         if not self.contrast:
             return audio @ texts[0]
         logits = self.scorer.logit_scale * (audio @ texts.T)
-        logits -= logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits)
-        return weights[:, 0] / weights.sum(axis=1)
+        return logits[:, 0] - np.logaddexp.reduce(logits[:, 1:], axis=1)

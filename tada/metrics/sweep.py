@@ -128,8 +128,8 @@ def protocol_metrics(
     plus the ``extras`` (``muqt``, ``fad``, ``aesthetics``, ``mir``) that can compute.
 
     ``texts`` maps alignment metrics (``mini``, ``clap``, ``muqt``) to the concept's text (the
-    architecture profile's). With ``contrast`` texts the alignment column is the scorer's probability
-    of the concept's text among them, and the cosine goes to ``<name>_cos``. ``checkpoints`` maps
+    architecture profile's). With ``contrast`` texts the alignment column is the scorer's log-odds of
+    the concept's text against them, and the cosine goes to ``<name>_cos``. ``checkpoints`` maps
     ``clap``, ``muqt``, ``vggish``, ``aesthetics`` to local paths / hub ids.
     """
     checkpoints = dict(checkpoints or {})

@@ -93,6 +93,7 @@ class CAA(ArtifactController):
             "seeds": seeds,
             "positive": list(concept.positive),
             "negative": list(concept.negative),
+            "templates": dict(concept.templates),
             "mean_output_norm": {s.name: float(means["positive"][s.name].norm(dim=-1).mean()) for s in sites},
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)

@@ -157,7 +157,7 @@ class ArtifactController(Controller):
         if meta.get("method") != cls.method:
             raise ConfigError(f"{folder} holds a '{meta.get('method')}' artifact, not '{cls.method}'")
         if concept is None:
-            concept = Concept(meta["concept"], meta["positive"], meta["negative"])
+            concept = stored_concept(meta)
         elif concept.name != meta["concept"]:
             raise ConfigError(f"{folder} was computed for concept '{meta['concept']}', not '{concept.name}'")
         kwargs.setdefault("target_layers", list(meta["sites"]))  # default: every site it was computed on
@@ -184,6 +184,17 @@ class ArtifactController(Controller):
                 f"this {self.method} artifact holds vectors for {self.meta['steps']} sampling steps; "
                 f"generation asks for {config.steps}"
             )
+
+
+def stored_concept(meta: dict[str, Any]) -> Concept:
+    """The concept an artifact was computed for: its architecture profile's, when that needs no outside
+    data (mini), else rebuilt from the prompts and templates stored in the artifact."""
+    from tada.steering.profiles import profile
+
+    try:
+        return profile(meta["arch"]).concept(meta["concept"])
+    except ConfigError:
+        return Concept(meta["concept"], meta["positive"], meta["negative"], templates=meta.get("templates", {}))
 
 
 def artifact_folder(path_or_id: str | Path) -> Path:

@@ -21,7 +21,7 @@ from tada.steering.concepts import (
     reference_concepts,
     reference_test_prompts,
 )
-from tada.world.attributes import FAMILIES, VALUE_FAMILY
+from tada.world.attributes import SWAPS, VALUE_FAMILY
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ArchProfile:
         return dict(self.concept(concept).alignment)
 
     def contrast(self, concept: str) -> list[str]:
-        """Texts the alignment text is contrasted with (a probability among them); none: cosine only."""
+        """Texts the alignment text is contrasted with (log-odds against them); none: cosine only."""
         return []
 
     def target_layers(self, arm: str) -> str:
@@ -84,7 +84,9 @@ class MiniProfile(ArchProfile):
         return {"mini": concept}
 
     def contrast(self, concept: str) -> list[str]:
-        return [v for v in FAMILIES[VALUE_FAMILY[concept]] if v != concept]
+        """The value's counterpart (``violin`` -> ``trumpet``): alignment is the log-odds along the steered axis."""
+        self.check_concept(concept)
+        return [SWAPS[concept]]
 
 
 @dataclass

@@ -142,6 +142,13 @@ for _method in STEERING["methods"]:
         raise ValueError(f"steering.alphas has no grid for method '{_method}'")
 
 
+def alpha_grid(method, concept):
+    """The alpha grid of a (method, concept): ``steering.alphas.<method>`` is a list, or a mapping of
+    concepts to lists with a ``default``."""
+    grid = STEERING["alphas"][method]
+    return grid.get(concept, grid["default"]) if isinstance(grid, dict) else grid
+
+
 def sweep_manifest(arch, concept, method, arm):
     return f"{RESULTS}/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv"
 

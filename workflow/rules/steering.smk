@@ -42,7 +42,7 @@ rule sweep:
         load_options=lambda w: load_options(w.arch),
         prompts=STEERING["prompts"],
         seeds=STEERING["seeds"],
-        alphas=lambda w: STEERING["alphas"][w.method],
+        alphas=lambda w: alpha_grid(w.method, w.concept),
         options=lambda w: STEERING.get("options", {}).get(w.method, {}),
         reference_prompts=STEERING.get("reference_prompts"),
     wildcard_constraints:
