@@ -133,7 +133,7 @@ def real_width_rows(repeats: int, steps: int, layers: int = 4, frames: int = 64)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8, help="sampling steps of the real-width loop")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -55,3 +55,14 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     """A mono float32 wave and its sample rate (channels are averaged)."""
     wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return wave.mean(axis=1), sr
+
+
+def windows(n_samples: int, sample_rate: int, window_seconds: float, overlap: float = 0.1) -> list[slice]:
+    """Windows of ``window_seconds`` (clamped to the clip) with the given overlap fraction; a last
+    window is aligned to the end when the hops do not reach it."""
+    size = max(1, min(n_samples, round(window_seconds * sample_rate)))
+    hop = max(1, round(size * (1 - overlap)))
+    starts = list(range(0, n_samples - size + 1, hop))
+    if starts[-1] + size < n_samples:
+        starts.append(n_samples - size)
+    return [slice(s, s + size) for s in starts]

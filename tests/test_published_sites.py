@@ -66,7 +66,7 @@ def published() -> pd.DataFrame:
     table["arch"] = table.model.map(MODELS)
     # AudioLDM2 rows name one transformer block of an attention module; the DiTs have one per block
     table["site"] = [
-        f"{b}attn{a}" if arch == "audioldm2" else b for arch, b, a in zip(table.arch, table.block, table.attn)
+        f"{b}attn{a}" if arch == "audioldm2" else b for arch, b, a in zip(table.arch, table.block, table.attn, strict=True)
     ]
     assert (table[table.arch != "audioldm2"].attn == 0).all()
     return table

@@ -153,7 +153,7 @@ def test_default_dag_without_reference_data_skips_the_published_targets_with_one
     assert "published_tables" not in run.stdout and "localization_published_heatmap" not in run.stdout
     assert "rule localization_cell" in run.stdout and "rule protocol_tables" in run.stdout  # the rest is planned
     # fetching enabled: the DAG downloads the three files and builds the published targets from them
-    run = _dry_run_default_dag(tmp_path, f"reference={{published: null, fetch: true}}")
+    run = _dry_run_default_dag(tmp_path, "reference={published: null, fetch: true}")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "skipped" not in run.stderr
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout.split("Job stats:")[1], flags=re.MULTILINE))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tada.scoring.mini import MiniScorer
+from tada.training.recognition import accuracy, recognise
 from tada.training.scorer import ScorerTrainConfig, train_scorer
 from tada.world.dataset import make_clips
-from tada.world.recognition import accuracy, recognise
 
 
 @pytest.fixture(scope="module")

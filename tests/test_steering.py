@@ -19,7 +19,6 @@ from tada.errors import ConfigError, TadaError, UnknownNameError  # noqa: E402
 from tada.interventions import Edit, RecordOutput, StepClock  # noqa: E402
 from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
-from tada.sites import Site  # noqa: E402
 from tada.steering import CAA, PCI, Concept, FreeSliders, TextEmb, make_controller, mini_concept  # noqa: E402
 from tada.steering.concepts import edit_caption, mini_prompts  # noqa: E402
 from tada.testing import tiny  # noqa: E402
@@ -127,7 +126,7 @@ def test_clock_separate_passes_with_a_guidance_interval() -> None:
     clock = StepClock("separate")
     clock.start(batch=2, steps=3)
     seen = []
-    for step, calls in enumerate([2, 1, 2]):
+    for calls in [2, 1, 2]:
         for _ in range(calls):
             clock.begin_call()
             seen.append((clock.step, *clock.passes(2)))

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from tada.world.attributes import FAMILIES, SWAPS, Attributes
-from tada.world.captions import HELDOUT_TEMPLATES, TRAIN_TEMPLATES, caption, has_word, prompt_pairs, random_caption, swap_word
+from tada.world.captions import (
+    HELDOUT_TEMPLATES,
+    TRAIN_TEMPLATES,
+    caption,
+    has_word,
+    prompt_pairs,
+    random_caption,
+    swap_word,
+)
 from tada.world.dataset import Clips, make_clips
 from tada.world.synth import render
 

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tada.metrics.base import Clip, Metric, require
+from tada.metrics.base import Clip, Metric
 from tada.metrics.cache import ClipCache, checkpoint_tag
-from tada.models.base import resolve_checkpoint
+from tada.resources import require, resolve_checkpoint
 
 HUB_ID = "facebook/audiobox-aesthetics"
 #: predictor output key -> column (the frozen CSV's names)

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import librosa
 import numpy as np
 import pandas as pd
 
 from tada.audio import read_wav
-from tada.errors import MissingPackageError, TadaError
+from tada.errors import TadaError
 from tada.metrics.cache import ClipCache, content_hash
-
-
-def require(package: str, purpose: str, hint: str = "") -> ModuleType:
-    """Import ``package`` or raise one clear :class:`MissingPackageError`."""
-    try:
-        return importlib.import_module(package)
-    except ImportError as err:
-        raise MissingPackageError(
-            f"{purpose} needs the Python package '{package.split('.')[0]}', which is not installed. {hint}".strip()
-        ) from err
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,9 +14,9 @@ import torch
 
 from tada.errors import MissingCheckpointError
 from tada.metrics.alignment import audio_embeddings, scorer_namespace
-from tada.metrics.base import Clip, Metric, require
+from tada.metrics.base import Clip, Metric
 from tada.metrics.cache import ClipCache, checkpoint_tag
-from tada.models.base import resolve_checkpoint
+from tada.resources import require, resolve_checkpoint
 from tada.scoring.base import AudioTextScorer
 
 

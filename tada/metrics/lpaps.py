@@ -10,20 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tada.audio import windows
 from tada.metrics.base import Clip, Metric, stack
 from tada.metrics.cache import ClipCache
 from tada.scoring.base import AudioTextScorer
-
-
-def windows(n_samples: int, sample_rate: int, window_seconds: float, overlap: float = 0.1) -> list[slice]:
-    """Windows of ``window_seconds`` (clamped to the clip) with the given overlap fraction; a last
-    window is aligned to the end when the hops do not reach it."""
-    size = max(1, min(n_samples, round(window_seconds * sample_rate)))
-    hop = max(1, round(size * (1 - overlap)))
-    starts = list(range(0, n_samples - size + 1, hop))
-    if starts[-1] + size < n_samples:
-        starts.append(n_samples - size)
-    return [slice(s, s + size) for s in starts]
 
 
 def stage_distance(a: list[torch.Tensor], b: list[torch.Tensor], eps: float = 1e-10) -> torch.Tensor:

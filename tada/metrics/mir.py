@@ -17,8 +17,9 @@ import librosa
 import numpy as np
 
 from tada.errors import unknown_name
-from tada.metrics.base import Clip, Metric, require
+from tada.metrics.base import Clip, Metric
 from tada.metrics.cache import ClipCache
+from tada.resources import require
 
 AXES: tuple[str, ...] = ("harmony", "ssm", "rhythm", "melody")
 BEAT_WINDOW = 0.07

@@ -1,4 +1,4 @@
-"""Which audio-text scorer measures alignment and LPAPS for each architecture."""
+"""The audio-text scorers that measure alignment and LPAPS, by kind (an adapter's ``scorer``)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,38 @@ from pathlib import Path
 
 from tada.errors import unknown_name
 from tada.metrics.cache import checkpoint_tag
-from tada.models import ARCHITECTURES
 from tada.scoring.base import AudioTextScorer
 
-
-def scorer_name(arch: str) -> str:
-    """The alignment column an architecture's scorer fills: ``mini`` or ``clap``."""
-    if arch not in ARCHITECTURES:
-        raise unknown_name("architecture", arch, ARCHITECTURES)
-    return "mini" if arch == "mini" else "clap"
+#: scorer kinds: the mini world's scorer, CLAP
+SCORERS: tuple[str, ...] = ("mini", "clap")
 
 
-def scorer_checkpoint(arch: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> str:
-    """Where the scorer of ``arch`` is loaded from: the trained mini scorer under ``results_dir``,
+def scorer_name(kind: str) -> str:
+    """The alignment column a scorer fills (its kind), checking the kind."""
+    if kind not in SCORERS:
+        raise unknown_name("scorer", kind, SCORERS)
+    return kind
+
+
+def scorer_checkpoint(kind: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> str:
+    """Where a scorer of ``kind`` is loaded from: the trained mini scorer under ``results_dir``,
     or a CLAP folder / hub id (``clap_checkpoint``, default :data:`tada.scoring.clap.DEFAULT_CHECKPOINT`)."""
-    if scorer_name(arch) == "mini":
+    if scorer_name(kind) == "mini":
         return f"{results_dir}/mini/scorer"
     from tada.scoring.clap import DEFAULT_CHECKPOINT
 
     return clap_checkpoint or DEFAULT_CHECKPOINT
 
 
-def scorer_tag(arch: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> str:
+def scorer_tag(kind: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> str:
     """A cache tag that changes when the scorer's checkpoint changes."""
-    return f"{scorer_name(arch)}/{checkpoint_tag(scorer_checkpoint(arch, results_dir, clap_checkpoint))}"
+    return f"{scorer_name(kind)}/{checkpoint_tag(scorer_checkpoint(kind, results_dir, clap_checkpoint))}"
 
 
-def load_scorer(arch: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> AudioTextScorer:
-    """The scorer of ``arch``: ``MiniScorer`` from ``{results_dir}/mini/scorer`` for ``mini``,
-    CLAP for the real architectures."""
-    path = scorer_checkpoint(arch, results_dir, clap_checkpoint)
-    if scorer_name(arch) == "mini":
+def load_scorer(kind: str, results_dir: str | Path, clap_checkpoint: str | None = None) -> AudioTextScorer:
+    """A scorer of ``kind``: ``MiniScorer`` from ``{results_dir}/mini/scorer`` for ``mini``, else CLAP."""
+    path = scorer_checkpoint(kind, results_dir, clap_checkpoint)
+    if scorer_name(kind) == "mini":
         from tada.scoring.mini import MiniScorer
 
         return MiniScorer.from_pretrained(path)

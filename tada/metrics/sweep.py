@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tada.errors import TadaError
+from tada.manifest import MANIFEST_COLUMNS
 from tada.metrics.aesthetics import AestheticsMetric
 from tada.metrics.alignment import AlignmentMetric
 from tada.metrics.base import Clip, Metric, MetricReport, compute_metrics
@@ -21,7 +22,6 @@ from tada.metrics.fad import FadMetric, ScorerEmbedding, VGGishEmbedding
 from tada.metrics.lpaps import LpapsMetric
 from tada.metrics.mir import MirMetric
 from tada.metrics.registry import load_scorer, scorer_name, scorer_tag
-from tada.manifest import MANIFEST_COLUMNS
 from tada.scoring.base import AudioTextScorer
 
 #: optional metrics a sweep can add to alignment and LPAPS
@@ -114,7 +114,7 @@ def _extras(
 
 
 def protocol_metrics(
-    arch: str,
+    scorer_kind: str,
     sweep_dir: str | Path,
     results_dir: str | Path,
     texts: Mapping[str, str],
@@ -124,7 +124,7 @@ def protocol_metrics(
     extras: Sequence[str] = (),
     checkpoints: Mapping[str, str] | None = None,
 ) -> MetricReport:
-    """Alignment to the concept's text (with the arch's scorer) and LPAPS of every clip of a sweep,
+    """Alignment to the concept's text (with the scorer of ``scorer_kind``, an adapter's ``scorer``) and LPAPS of every clip of a sweep,
     plus the ``extras`` (``muqt``, ``fad``, ``aesthetics``, ``mir``) that can compute.
 
     ``texts`` maps alignment metrics (``mini``, ``clap``, ``muqt``) to the concept's text (the
@@ -134,8 +134,8 @@ def protocol_metrics(
     """
     checkpoints = dict(checkpoints or {})
     cache = ClipCache(cache_dir)
-    scorer = load_scorer(arch, results_dir, checkpoints.get("clap"))
-    tag, name = scorer_tag(arch, results_dir, checkpoints.get("clap")), scorer_name(arch)
+    scorer = load_scorer(scorer_kind, results_dir, checkpoints.get("clap"))
+    tag, name = scorer_tag(scorer_kind, results_dir, checkpoints.get("clap")), scorer_name(scorer_kind)
     if name not in texts:
         raise TadaError(f"no alignment text for the '{name}' scorer; got texts for {sorted(texts)}")
     required: list[Metric] = [LpapsMetric(scorer, window_seconds, tag=tag, cache=cache)]

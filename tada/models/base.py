@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tada.errors import MissingCheckpointError, TadaError, unknown_name
+from tada.errors import TadaError, unknown_name
 from tada.interventions import (
     CFGLayout,
     Edit,
@@ -27,6 +26,7 @@ from tada.interventions import (
     get_module,
     intervene,
 )
+from tada.resources import resolve_checkpoint  # noqa: F401  (re-exported for the adapters)
 from tada.sites import Site, SiteRegistry
 
 if TYPE_CHECKING:
@@ -97,6 +97,8 @@ class ModelAdapter(ABC):
     cfg_layout: ClassVar[CFGLayout] = "uncond_cond"
     #: reference generation settings, by use ("patching", "steering")
     generation_presets: ClassVar[dict[str, GenerationConfig]] = {}
+    #: the audio-text scorer its clips are evaluated with (``tada.metrics.registry``)
+    scorer: ClassVar[str] = "clap"
     #: why score-level access (extra denoiser passes) is unavailable, if it is
     no_score_access: ClassVar[str | None] = None
     #: True where the sampling loop calls ``clock.begin_call`` itself (no hook on the denoiser)
@@ -296,28 +298,3 @@ class ModelAdapter(ABC):
         with self.intervene({s: records[s.name] for s in sites}):
             self.generate(prompts, seeds, config)
         return records
-
-
-def resolve_checkpoint(path_or_id: str | os.PathLike, *, what: str, how: str) -> str:
-    """Check that a checkpoint is reachable before anything is built.
-
-    A local path must exist. A hub id must be in the local cache when ``HF_HUB_OFFLINE=1``.
-    ``what`` names the model, ``how`` says how to obtain it.
-    """
-    s = str(path_or_id)
-    p = Path(s).expanduser()
-    looks_local = p.exists() or s.startswith((".", "/", "~")) or s.count("/") != 1
-    if looks_local:
-        if not p.exists():
-            raise MissingCheckpointError(f"{what} checkpoint not found at '{s}'. {how}")
-        return str(p)
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "false", "False", ""}:
-        from huggingface_hub import snapshot_download
-
-        try:
-            return snapshot_download(s, local_files_only=True)
-        except Exception as err:  # noqa: BLE001 - any miss means the same thing to the user
-            raise MissingCheckpointError(
-                f"{what} checkpoint '{s}' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1. {how}"
-            ) from err
-    return s

@@ -10,7 +10,6 @@ Text enters only through each block's cross-attention (``tfN`` = ``transformer_b
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from tada.audio import griffin_lim
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
 from tada.sites import Site, dit_sites
+from tada.text import tokenize
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -50,11 +50,6 @@ class MiniConfig:
     spec_std: list[float] = field(default_factory=list)
     steps: int = 16
     guidance_scale: float = 4.0
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words and punctuation marks."""
-    return re.findall(r"[a-z0-9]+|[^\sa-z0-9]", text.lower())
 
 
 class TextEncoder(nn.Module):
@@ -153,6 +148,7 @@ class MiniAdapter(ModelAdapter):
     """Adapter of the built-in mini model."""
 
     arch = "mini"
+    scorer = "mini"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
 
     def __init__(self, model: MiniTextToMusic, progress: bool = False) -> None:

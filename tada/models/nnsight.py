@@ -7,16 +7,16 @@ generation (prompts, seeds, :class:`~tada.models.base.GenerationConfig`) with th
 instrumented. Edits made in such a trace give the same audio as tada's own edits
 (:meth:`~tada.models.base.ModelAdapter.intervene`), as ``tests/test_nnsight.py`` checks.
 
-Example (a script; the tiny random-weight Stable Audio pipeline stands in for
-``load_model("stable_audio", "stabilityai/stable-audio-open-1.0")``)::
+Example (a script; ``tests/test_nnsight.py`` runs it with a tiny random-weight Stable Audio pipeline
+in place of the checkpoint)::
 
     import nnsight
     import torch
 
+    from tada.models import load_model
     from tada.models.nnsight import nnsight_denoiser
-    from tada.testing.tiny import tiny_stable_audio
 
-    model = tiny_stable_audio()
+    model = load_model("stable_audio", "stabilityai/stable-audio-open-1.0")
     config = model.generation_config("patching", steps=3).with_(duration=2.0)
     nns = nnsight_denoiser(model)  # the same as model.nnsight()
     site = nns.site("tf1")  # envoy of transformer_blocks.1.attn2

@@ -11,8 +11,6 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from tada.models.base import ModelAdapter, PromptEncoding
-from tada.sites import dit_sites
-
 
 #: negative prompt of the reference's Stable Audio and AudioLDM2 runs
 NEGATIVE_PROMPT = "Low quality, average quality."

@@ -18,6 +18,7 @@ from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text,
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
 
+
 class StableAudioAdapter(PipelineAdapter):
     """Stable Audio Open 1.0: a 24-block DiT with T5 cross-attention, CFG batched as ``[uncond, cond]``.
 

@@ -11,7 +11,6 @@ from tada.errors import TadaError
 from tada.manifest import MANIFEST_COLUMNS
 
 
-
 def per_alpha(metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean of every metric column per ``(concept, method, alpha)``, undefined values skipped.
 

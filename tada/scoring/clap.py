@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from transformers import ClapModel, ClapProcessor
 
-from tada.metrics.lpaps import windows
-from tada.models.base import resolve_checkpoint
+from tada.audio import windows
+from tada.resources import resolve_checkpoint
 from tada.scoring.base import AudioTextScorer
 
 #: a HTSAT-base music CLAP in transformers format; the paper's own LAION-CLAP music checkpoint is

@@ -229,7 +229,7 @@ def load_roberta_tokenizer(tokenizer: str | os.PathLike = DEFAULT_TOKENIZER) -> 
     """
     from transformers import RobertaTokenizer
 
-    from tada.models.base import resolve_checkpoint
+    from tada.resources import resolve_checkpoint
 
     source = str(tokenizer)
     what = "RoBERTa tokenizer (roberta-base's vocab.json and merges.txt, which laion-clap's text encoder uses)"

@@ -19,9 +19,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tada.audio import log_spectrogram
-from tada.models.base import resolve_checkpoint
-from tada.models.mini import tokenize
+from tada.resources import resolve_checkpoint
 from tada.scoring.base import AudioTextScorer
+from tada.text import tokenize
 
 
 @dataclass

@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from tada.errors import TadaError
-from tada.metrics.base import require
-from tada.models.base import resolve_checkpoint
+from tada.resources import require, resolve_checkpoint
 from tada.scoring.base import AudioTextScorer
 
 DEFAULT_CHECKPOINT = "OpenMuQ/MuQ-MuLan-large"

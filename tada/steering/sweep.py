@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from tada.audio import write_wav
 from tada.errors import ConfigError
+from tada.manifest import MANIFEST_COLUMNS
 from tada.models import load_model
 from tada.models.base import GenerationConfig, ModelAdapter
-from tada.manifest import MANIFEST_COLUMNS
 from tada.steering.controller import ArtifactController, Controller
 from tada.steering.methods import cell_name, make_controller, method_class, needs_artifact
 from tada.steering.pci import PCI, check_alpha

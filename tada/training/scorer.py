@@ -23,10 +23,10 @@ from tqdm import trange
 from tada.audio import griffin_lim, log_spectrogram
 from tada.models.mini import tokenize
 from tada.scoring.mini import MiniScorer, MiniScorerModel, ScorerConfig
+from tada.training.recognition import accuracy, recognise_embeddings
 from tada.world.attributes import FAMILIES
 from tada.world.captions import has_word
 from tada.world.dataset import Clips
-from tada.world.recognition import accuracy, recognise_embeddings
 
 
 @dataclass

@@ -6,6 +6,7 @@ from tada.localization.cells import run_cells
 from tada.localization.patching import Patching
 from tada.logging import setup_job
 from tada.metrics import load_scorer
+from tada.models import adapter_class
 
 sm = snakemake  # noqa: F821
 log = setup_job(sm.log[0], sm.params.threads)
@@ -18,7 +19,7 @@ scores = run_cells(
     feature,
     [preset],
     Path(sm.output.manifest).parents[2],
-    lambda: load_scorer(arch, sm.params.results, sm.params.clap),
+    lambda: load_scorer(adapter_class(arch).scorer, sm.params.results, sm.params.clap),
     Patching(sm.params.variant, sm.params.backwards),
     sm.params.seeds_per_pair,
 )[preset]

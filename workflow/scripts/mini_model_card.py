@@ -6,7 +6,7 @@ from pathlib import Path
 from tada.logging import setup_job
 from tada.models import load_model
 from tada.scoring.mini import MiniScorer
-from tada.world.model_card import evaluate, write_model_card
+from tada.training.model_card import evaluate, write_model_card
 
 log = setup_job(snakemake.log[0], snakemake.params.threads)
 model_dir = Path(snakemake.input.model).parent

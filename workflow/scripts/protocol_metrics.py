@@ -6,12 +6,13 @@ from pathlib import Path
 import torch
 
 from tada.metrics.sweep import protocol_metrics
+from tada.models import adapter_class
 
 sm = snakemake  # noqa: F821
 sys.stdout = sys.stderr = open(sm.log[0], "w")
 torch.set_num_threads(sm.threads)
 report = protocol_metrics(
-    arch=sm.wildcards.arch,
+    scorer_kind=adapter_class(sm.wildcards.arch).scorer,
     sweep_dir=Path(sm.input.manifest).parent,
     results_dir=sm.params.results,
     texts=dict(sm.params.alignment["texts"]),

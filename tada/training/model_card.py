@@ -11,10 +11,10 @@ import pandas as pd
 
 from tada.models.mini import MiniAdapter
 from tada.scoring.base import AudioTextScorer
+from tada.training.recognition import accuracy, recognise
 from tada.world.attributes import FAMILIES, Attributes
 from tada.world.captions import HELDOUT_TEMPLATES, caption
 from tada.world.dataset import make_clips
-from tada.world.recognition import accuracy, recognise
 
 
 def balanced_attributes(per_value: int) -> list[Attributes]:
