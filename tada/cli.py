@@ -122,9 +122,16 @@ def _profile(opts: dict[str, Any]):
 def _controller(opts: dict[str, Any], prof: Any):
     from tada.steering.methods import make_controller
 
-    target = opts.get("target_layers") or prof.target_layers(opts.get("arm", "all"))
+    if not opts.get("concept") and not opts.get("artifact"):
+        raise ConfigError("missing option --concept (or --artifact, whose concept is used)")
+    concept = prof.concept(opts["concept"]) if opts.get("concept") else None
+    target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
     steer = {k: opts[k] for k in ("mode", "start_step", "end_step") if opts.get(k) is not None}
-    return make_controller(opts["method"], prof.concept(opts["concept"]), target, opts.get("artifact"), **steer)
+    if target is not None:
+        steer["target_layers"] = target
+    elif not opts.get("artifact"):
+        steer["target_layers"] = "all"
+    return make_controller(opts["method"], concept, artifact=opts.get("artifact"), **steer)
 
 
 def run_compute(opts: dict[str, Any]) -> int:
@@ -147,7 +154,7 @@ def run_compute(opts: dict[str, Any]) -> int:
 def run_generate(opts: dict[str, Any]) -> int:
     from tada.audio import write_wav
 
-    _require(opts, "arch", "method", "concept", "alpha", "prompt", "out")
+    _require(opts, "arch", "method", "alpha", "prompt", "out")
     prof = _profile(opts)
     controller = _controller(opts, prof)
     controller.set_alpha(opts["alpha"])
@@ -168,10 +175,10 @@ def run_sweep_command(opts: dict[str, Any]) -> int:
     from tada.steering.methods import cell_name
     from tada.steering.sweep import run_sweep
 
-    _require(opts, "arch", "method", "concept", "alphas", "out")
+    _require(opts, "arch", "method", "alphas", "out")
     prof = _profile(opts)
     controller = _controller(opts, prof)
-    prompts = prof.eval_prompts(opts["concept"], opts.get("prompts", 8))
+    prompts = prof.eval_prompts(controller.concept.name, opts.get("prompts", 8))
     adapter = _load(opts)
     cell = cell_name(opts["method"], opts.get("arm", "all"))
     manifest = run_sweep(adapter, controller, prompts, list(range(opts.get("seeds", 1))), opts["alphas"], opts["out"], cell)

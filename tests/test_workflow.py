@@ -24,7 +24,7 @@ def test_default_dag_plans_every_stage(tmp_path) -> None:
     run = dry_run(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     for rule in ("world", "train_mini", "train_scorer", "model_card", "localization_cell", "localization_impact",
-                 "sweep", "protocol_tables"):  # published_tables: with reference data, test_reference_data.py
+                 "steering_artifact", "sweep", "protocol_tables"):  # published_tables: with reference data, test_reference_data.py
         assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
 
 
@@ -41,12 +41,18 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"mini": {"semantic_layers": [1]}}, "semantic_layers"),  # unknown key
         ({"localization": {"variant": "sideways"}}, "sideways"),  # bad value
         ({"threads": 0}, "threads"),
+        ({"steering": {"methods": ["caa", "sae"]}}, "sae"),  # a method that does not exist (yet)
+        ({"steering": {"concepts": ["violin", "cello"]}}, "cello"),  # not a concept of the mini world
+        ({"steering": {"arms": ["all", "ablated"]}}, "ablated"),
+        ({"steering": {"alphas": {"pci": [-4, 4]}}}, "alphas"),  # no alpha 0: no reference clips
     ],
 )
 def test_bad_config_is_rejected_with_its_key(tmp_path, change, message) -> None:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for key, value in change.items():
         config[key] = config[key] | value if isinstance(value, dict) else value
+    if "alphas" in change.get("steering", {}):
+        config["steering"]["methods"] = ["pci"]
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
     run = dry_run(tmp_path, "--configfile", str(bad))

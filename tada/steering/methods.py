@@ -43,12 +43,18 @@ def split_cell(cell: str) -> tuple[str, str]:
 
 
 def make_controller(
-    method: str, concept: Concept, target_layers: str, artifact: str | Path | None = None, **options: Any
+    method: str, concept: Concept | None, target_layers: str | None = None, artifact: str | Path | None = None,
+    **options: Any,
 ) -> Controller:
-    """The controller of ``method`` for ``concept`` at ``target_layers`` (loading ``artifact`` if it has one)."""
+    """The controller of ``method`` for ``concept`` at ``target_layers`` (loading ``artifact`` if it has one:
+    its concept and sites are the defaults)."""
     cls = method_class(method)
+    if target_layers is not None:
+        options["target_layers"] = target_layers
     if issubclass(cls, ArtifactController):
         if artifact is None:
             raise ConfigError(f"{method} needs an artifact: compute it first (`tada compute --method {method}`)")
-        return cls.from_pretrained(artifact, concept, target_layers=target_layers, **options)
-    return cls(concept, target_layers=target_layers, **options)
+        return cls.from_pretrained(artifact, concept, **options)
+    if concept is None:
+        raise ConfigError(f"{method} needs a concept")
+    return cls(concept, **options)

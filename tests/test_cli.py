@@ -1,0 +1,69 @@
+"""The ``tada`` command: help a newcomer can follow, compute / generate / sweep on a tiny mini model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from tada.cli import main
+from tada.models.mini import MiniConfig, MiniTextToMusic
+from tada.steering.concepts import mini_prompts
+from tada.world.attributes import SWAPS
+
+VOCAB = sorted({*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"})
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("mini") / "model"
+    MiniTextToMusic(MiniConfig(vocab=VOCAB, num_layers=3, width=32, heads=2, n_frames=8, n_samples=2048, steps=3)).save_pretrained(folder)
+    return str(folder)
+
+
+def test_help_names_every_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "tada.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("compute", "generate", "sweep", "convert-clap", "tada generate --arch mini --method caa"):
+        assert command in out
+    generate = subprocess.run([sys.executable, "-m", "tada.cli", "generate", "--help"], capture_output=True, text=True).stdout
+    assert "--alpha" in generate and "--target-layers" in generate and "--prompt" in generate
+
+
+def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
+    common = ["--arch", "mini", "--checkpoint", checkpoint, "--concept", "violin"]
+    assert main(["compute", *common, "--method", "caa", "--compute-prompts", "2", "--out", str(tmp_path / "caa")]) == 0
+    assert json.loads((tmp_path / "caa" / "config.json").read_text())["concept"] == "violin"
+    prompt = mini_prompts("violin", 1)[0]
+    steer = ["--method", "caa", "--artifact", str(tmp_path / "caa"), "--prompt", prompt]
+    assert main(["generate", *common, *steer, "--alpha", "0.3", "--out", str(tmp_path / "a.wav")]) == 0
+    wave, rate = sf.read(tmp_path / "a.wav")
+    assert rate == 8000 and wave.shape == (2048,)
+    options = tmp_path / "run.yaml"  # options from a file, the command line overriding them
+    options.write_text(yaml.safe_dump({"arch": "mini", "checkpoint": checkpoint, "method": "pci", "concept": "fast", "arm": "all", "alphas": [-3, 0, 3], "prompts": 2}))
+    assert main(["sweep", "--config", str(options), "--alphas", "0", "2", "--out", str(tmp_path / "sweep")]) == 0
+    manifest = pd.read_csv(tmp_path / "sweep" / "manifest.csv")
+    assert sorted(manifest["alpha"].unique()) == [0, 2] and set(manifest["method"]) == {"pci_all"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "caz", "--concept", "violin", "--alpha", "1"], "unknown steering method 'caz'"),
+        (["--method", "pci", "--concept", "cello", "--alpha", "2"], "unknown concept of 'mini' 'cello'"),
+        (["--method", "pci", "--concept", "violin", "--alpha", "1.5"], "PCI alpha must be an integer"),
+        (["--method", "caa", "--concept", "violin", "--alpha", "1"], "needs an artifact"),
+        (["--method", "pci", "--concept", "violin"], "--alpha"),
+    ],
+)
+def test_bad_input_is_one_clear_line(checkpoint, tmp_path, capsys, args, message) -> None:
+    prompt = mini_prompts("violin", 1)[0]
+    code = main(["generate", "--arch", "mini", "--checkpoint", checkpoint, "--prompt", prompt, "--out", str(tmp_path / "x.wav"), *args])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()
