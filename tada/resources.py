@@ -20,6 +20,11 @@ def require(package: str, purpose: str, hint: str = "") -> ModuleType:
         ) from err
 
 
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` asks the Hugging Face libraries not to reach the Hub."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "false", "False", ""}
+
+
 def resolve_checkpoint(path_or_id: str | os.PathLike, *, what: str, how: str) -> str:
     """Check that a checkpoint is reachable before anything is built.
 
@@ -33,7 +38,7 @@ def resolve_checkpoint(path_or_id: str | os.PathLike, *, what: str, how: str) ->
         if not p.exists():
             raise MissingCheckpointError(f"{what} checkpoint not found at '{s}'. {how}")
         return str(p)
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "false", "False", ""}:
+    if hub_offline():
         from huggingface_hub import snapshot_download
 
         try:

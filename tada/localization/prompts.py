@@ -7,7 +7,6 @@ before any model is loaded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from tada.errors import ConfigError, MissingCheckpointError
 from tada.localization.features import check_features
+from tada.resources import hub_offline
 
 COLUMNS = ["original_feature", "clean_prompt", "corrupted_prompt"]
 #: the published prompt pairs (3,246 rows over the 21 MusicCaps features)
@@ -92,7 +92,7 @@ def load_published_pairs(
         f"Download it while online (`datasets.load_dataset('{repo_id}')`), or set "
         "localization.prompt_files.<arch> to a MusicCaps CSV or a pairs file."
     )
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "false", "False", ""}
+    offline = hub_offline()
     try:
         from datasets import load_dataset
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from tada.errors import MissingPackageError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import PipelineAdapter, encode_text, peak_limited, place
+from tada.models.pipelines import PipelineAdapter, encode_text, peak_limited
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
 
@@ -142,9 +142,6 @@ class AceStepV1Adapter(ModelAdapter):
         n = int(cls.structure_config(config)["num_layers"])
         return dit_sites(n, "transformer_blocks.{}.cross_attn", "transformer_blocks.{}.attn")
 
-    def sites(self) -> list[Site]:
-        return self.sites_of(self.denoiser)
-
     @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         pipe = self.pipe
@@ -212,18 +209,12 @@ class AceStep15Adapter(PipelineAdapter):
     cfg_layout = "cond_uncond"
     generation_presets = _presets({})
 
-    @classmethod
-    def from_pretrained(
-        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
-    ) -> AceStep15Adapter:
-        path = resolve_checkpoint(
-            path_or_id,
-            what="ACE-Step 1.5",
-            how="Download a diffusers-format ACE-Step 1.5 checkpoint (`huggingface-cli download <repo>`; "
-            "see diffusers' AceStepPipeline docs) or pass a local folder.",
-        )
-        pipe = AceStepPipeline.from_pretrained(path, dtype=dtype)
-        return cls(place(pipe, device, cpu_offload))
+    pipeline_class = AceStepPipeline
+    checkpoint_name = "ACE-Step 1.5"
+    checkpoint_help = (
+        "Download a diffusers-format ACE-Step 1.5 checkpoint (`huggingface-cli download <repo>`; "
+        "see diffusers' AceStepPipeline docs) or pass a local folder."
+    )
 
     @property
     def sample_rate(self) -> int:
@@ -241,14 +232,6 @@ class AceStep15Adapter(PipelineAdapter):
         from diffusers.models.transformers.ace_step_transformer import AceStepTransformer1DModel
 
         return build_on_meta(AceStepTransformer1DModel, load_config(config or "ace_step_15", subfolder="transformer"))
-
-    @classmethod
-    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
-        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
-        return cls.sites_of(cls.meta_denoiser(config))
-
-    def sites(self) -> list[Site]:
-        return self.sites_of(self.denoiser)
 
     @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
@@ -291,12 +274,6 @@ class AceStep15Adapter(PipelineAdapter):
                 prompt=list(prompts),
                 lyrics=[""] * len(prompts),
                 audio_duration=config.duration,
-                num_inference_steps=config.steps,
-                guidance_scale=config.guidance_scale,
-                generator=self.generators(seeds),
-                output_type="np",
-                callback=self._tick,
-                callback_steps=1,
-                **config.scheduler,
+                **self.call_kwargs(seeds, config),
             ).audios
         return Audio(peak_limited(waves), self.sample_rate)

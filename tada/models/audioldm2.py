@@ -19,8 +19,8 @@ from diffusers import AudioLDM2Pipeline
 from torch import nn
 from transformers import GPT2LMHeadModel
 
-from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited, place
+from tada.models.base import Audio, GenerationConfig, PromptEncoding
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site
 
@@ -49,21 +49,16 @@ class AudioLDM2Adapter(PipelineAdapter):
         super().__init__(pipe)
         self.text_length = text_length or min(pipe.tokenizer_2.model_max_length, MAX_T5_TOKENS)
 
+    pipeline_class = AudioLDM2Pipeline
+    checkpoint_name = "AudioLDM2"
+    checkpoint_help = "Run `huggingface-cli download cvssp/audioldm2-large` (the reference's checkpoint) or pass a local folder."
+
     @classmethod
-    def from_pretrained(
-        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
-    ) -> AudioLDM2Adapter:
-        path = resolve_checkpoint(
-            path_or_id,
-            what="AudioLDM2",
-            how="Run `huggingface-cli download cvssp/audioldm2-large` (the reference's checkpoint) "
-            "or pass a local folder.",
-        )
+    def load_pipeline(cls, path: str, dtype: torch.dtype) -> AudioLDM2Pipeline:
         # the checkpoint stores GPT-2 as GPT2Model; with transformers 5 the pipeline's generation loop
         # needs the GenerationMixin helpers of the LM-head class (same weights, tied head)
         language_model = GPT2LMHeadModel.from_pretrained(path, subfolder="language_model", dtype=dtype)
-        pipe = AudioLDM2Pipeline.from_pretrained(path, language_model=language_model, dtype=dtype)
-        return cls(place(pipe, device, cpu_offload))
+        return AudioLDM2Pipeline.from_pretrained(path, language_model=language_model, dtype=dtype)
 
     @property
     def sample_rate(self) -> int:
@@ -96,14 +91,6 @@ class AudioLDM2Adapter(PipelineAdapter):
         from diffusers import AudioLDM2UNet2DConditionModel
 
         return build_on_meta(AudioLDM2UNet2DConditionModel, load_config(config or "audioldm2_large", subfolder="unet"))
-
-    @classmethod
-    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
-        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
-        return cls.sites_of(cls.meta_denoiser(config))
-
-    def sites(self) -> list[Site]:
-        return self.sites_of(self.denoiser)
 
     @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
@@ -150,12 +137,6 @@ class AudioLDM2Adapter(PipelineAdapter):
         waves = self.pipe(
             **cond,
             audio_length_in_s=config.duration,
-            num_inference_steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            generator=self.generators(seeds),
-            output_type="np",
-            callback=self._tick,
-            callback_steps=1,
-            **config.scheduler,
+            **self.call_kwargs(seeds, config),
         ).audios[:, None, :]
         return Audio(peak_limited(waves), self.sample_rate)

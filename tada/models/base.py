@@ -116,9 +116,24 @@ class ModelAdapter(ABC):
     def denoiser(self) -> nn.Module:
         """The module that contains every site (a DiT or a UNet)."""
 
+    @staticmethod
     @abstractmethod
+    def sites_of(denoiser: nn.Module) -> list[Site]:
+        """Every attention layer of ``denoiser`` where text enters, plus the self-attention layers."""
+
     def sites(self) -> list[Site]:
-        """Every attention layer where text enters, plus the self-attention layers."""
+        """The sites of this model's denoiser."""
+        return self.sites_of(self.denoiser)
+
+    @classmethod
+    def meta_denoiser(cls, config: Any = None) -> nn.Module:
+        """The full-size denoiser on the meta device (no weights), from a shipped or given config."""
+        raise TadaError(f"no full-size structure ships for '{cls.arch}'")
+
+    @classmethod
+    def structure_sites(cls, config: Any = None) -> list[Site]:
+        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
+        return cls.sites_of(cls.meta_denoiser(config))
 
     @abstractmethod
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:

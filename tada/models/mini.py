@@ -177,8 +177,11 @@ class MiniAdapter(ModelAdapter):
     def sample_rate(self) -> int:
         return self.model.config.sample_rate
 
-    def sites(self) -> list[Site]:
-        return dit_sites(self.model.config.num_layers, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
+    @staticmethod
+    def sites_of(denoiser: nn.Module) -> list[Site]:
+        """``tfN`` = ``transformer_blocks.N.attn2`` (text), ``tfNself`` = ``attn1``."""
+        n = len(denoiser.transformer_blocks)
+        return dit_sites(n, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
 
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         with torch.no_grad():

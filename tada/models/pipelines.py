@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from tada.models.base import ModelAdapter, PromptEncoding
+from tada.models.base import GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
 
 #: negative prompt of the reference's Stable Audio and AudioLDM2 runs
 NEGATIVE_PROMPT = "Low quality, average quality."
@@ -43,13 +43,44 @@ def place(pipe: Any, device: str, cpu_offload: bool) -> Any:
 
 
 class PipelineAdapter(ModelAdapter):
-    """An adapter wrapping a diffusers pipeline whose denoiser is the attribute ``denoiser_attr``."""
+    """An adapter wrapping a diffusers pipeline whose denoiser is the attribute ``denoiser_attr``.
+
+    Subclasses name the pipeline class and how to obtain a checkpoint (``checkpoint_name``,
+    ``checkpoint_help``); loading, placement and the pipeline call's shared arguments live here.
+    """
 
     denoiser_attr = "transformer"
+    pipeline_class: ClassVar[type]
+    checkpoint_name: ClassVar[str]
+    checkpoint_help: ClassVar[str]
 
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
         pipe.set_progress_bar_config(disable=True)
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
+    ) -> PipelineAdapter:
+        path = resolve_checkpoint(path_or_id, what=cls.checkpoint_name, how=cls.checkpoint_help)
+        return cls(place(cls.load_pipeline(path, dtype), device, cpu_offload))
+
+    @classmethod
+    def load_pipeline(cls, path: str, dtype: torch.dtype) -> Any:
+        """The pipeline of a local checkpoint folder or cached hub id."""
+        return cls.pipeline_class.from_pretrained(path, dtype=dtype)
+
+    def call_kwargs(self, seeds: Sequence[int], config: GenerationConfig) -> dict[str, Any]:
+        """Pipeline-call arguments every adapter passes: steps, guidance, per-clip generators, the step clock."""
+        return {
+            "num_inference_steps": config.steps,
+            "guidance_scale": config.guidance_scale,
+            "generator": self.generators(seeds),
+            "output_type": "np",
+            "callback": self._tick,
+            "callback_steps": 1,
+            **config.scheduler,
+        }
 
     @property
     def denoiser(self) -> nn.Module:

@@ -13,8 +13,8 @@ import torch
 from diffusers import StableAudioPipeline
 from torch import nn
 
-from tada.models.base import Audio, GenerationConfig, PromptEncoding, resolve_checkpoint
-from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited, place
+from tada.models.base import Audio, GenerationConfig, PromptEncoding
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
 
@@ -32,18 +32,12 @@ class StableAudioAdapter(PipelineAdapter):
         for use in ("patching", "steering")
     }
 
-    @classmethod
-    def from_pretrained(
-        cls, path_or_id: str, *, device: str = "cpu", dtype: torch.dtype = torch.float32, cpu_offload: bool = False
-    ) -> StableAudioAdapter:
-        path = resolve_checkpoint(
-            path_or_id,
-            what="Stable Audio Open",
-            how="Accept the licence of stabilityai/stable-audio-open-1.0 on the Hub, then "
-            "`huggingface-cli download stabilityai/stable-audio-open-1.0`, or pass a local folder.",
-        )
-        pipe = StableAudioPipeline.from_pretrained(path, dtype=dtype)
-        return cls(place(pipe, device, cpu_offload))
+    pipeline_class = StableAudioPipeline
+    checkpoint_name = "Stable Audio Open"
+    checkpoint_help = (
+        "Accept the licence of stabilityai/stable-audio-open-1.0 on the Hub, then "
+        "`huggingface-cli download stabilityai/stable-audio-open-1.0`, or pass a local folder."
+    )
 
     @property
     def sample_rate(self) -> int:
@@ -62,14 +56,6 @@ class StableAudioAdapter(PipelineAdapter):
         from diffusers import StableAudioDiTModel
 
         return build_on_meta(StableAudioDiTModel, load_config(config or "stable_audio", subfolder="transformer"))
-
-    @classmethod
-    def structure_sites(cls, config: StructureConfig | None = None) -> list[Site]:
-        """Every site of the full-size model (see :meth:`meta_denoiser`), known before any weights load."""
-        return cls.sites_of(cls.meta_denoiser(config))
-
-    def sites(self) -> list[Site]:
-        return self.sites_of(self.denoiser)
 
     @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
@@ -90,12 +76,6 @@ class StableAudioAdapter(PipelineAdapter):
         waves = self.pipe(
             **text,
             audio_end_in_s=config.duration,
-            num_inference_steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            generator=self.generators(seeds),
-            output_type="np",
-            callback=self._tick,
-            callback_steps=1,
-            **config.scheduler,
+            **self.call_kwargs(seeds, config),
         ).audios
         return Audio(peak_limited(waves), self.sample_rate)

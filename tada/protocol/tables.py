@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from tada.errors import TadaError
+from tada.metrics.aesthetics import AXES
 from tada.protocol import curves as cv
 
-AESTHETICS: tuple[str, ...] = ("content_enjoyment", "content_usefulness", "production_complexity", "production_quality")
+AESTHETICS: tuple[str, ...] = tuple(AXES.values())
 #: the cells whose maximum preservation sets the cut-off (PCI all / localized)
 REFERENCE_CELLS: tuple[str, ...] = ("pci_all", "pci_loc")
 #: the ``concept`` of the rows averaged over concepts

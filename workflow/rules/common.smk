@@ -7,6 +7,7 @@ from tada.localization.features import check_features
 from tada.localization.layout import layer_names
 from tada.models import ARCHITECTURES
 from tada.protocol import reference_data
+from tada.protocol.tables import REFERENCE_CELLS
 from tada.steering.methods import ARMS as STEERING_ARMS
 from tada.steering.methods import METHODS as STEERING_METHODS
 from tada.steering.methods import cell_name, needs_artifact
@@ -177,7 +178,7 @@ def sweep_targets():
 
 # --- protocol ---
 PROTOCOL = config["protocol"]
-PROTOCOL_REFERENCE_CELLS = ("pci_all", "pci_loc")
+PROTOCOL_REFERENCE_CELLS = REFERENCE_CELLS  # the cells whose preservation range sets the cut-offs
 
 
 def protocol_cells(arch):
