@@ -1,0 +1,47 @@
+"""Which sites a localization sweeps and what it is compared against, known before any model loads."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from tada.errors import unknown_name
+from tada.models import ARCHITECTURES, adapter_class
+from tada.models.structures import StructureConfig
+from tada.sites import PRESETS_DIR, Site, SiteRegistry
+
+
+def layer_names(arch: str, mini_layers: int = 6, structure: StructureConfig | None = None) -> list[str]:
+    """Whole cross-attention layers of ``arch`` in model order, known before any model loads.
+
+    The mini model's ``tf0..`` at its configured depth; for a real architecture, the layers of its
+    adapter's full-size structure (``structure_sites``): the reference checkpoint's denoiser config
+    shipped in ``tada/models/structures/``, or ``structure`` (a checkpoint folder, a ``config.json`` or
+    a mapping) for another checkpoint of the architecture.
+    """
+    if arch not in ARCHITECTURES:
+        raise unknown_name("architecture", arch, ARCHITECTURES)
+    if arch == "mini":
+        return [f"tf{n}" for n in range(mini_layers)]
+    if structure is None or isinstance(structure, (str, Path)):
+        return list(_structure_layers(arch, None if structure is None else str(structure)))
+    return [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers]
+
+
+@lru_cache(maxsize=None)
+def _structure_layers(arch: str, structure: str | None) -> tuple[str, ...]:
+    return tuple(s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers)
+
+
+def mini_truth(model_config: str | Path) -> list[str]:
+    """Ground-truth sites of a trained mini model: its ``semantic_blocks`` as ``tfN``."""
+    return [f"tf{b}" for b in json.loads(Path(model_config).read_text())["semantic_blocks"]]
+
+
+def reference_sites(arch: str, layers: list[str]) -> list[str] | None:
+    """The layers of the reference's localized preset of ``arch``, if one ships."""
+    path = PRESETS_DIR / arch / "localized.yaml"
+    if not path.is_file():
+        return None
+    return [s.name for s in SiteRegistry(arch, [Site(n, n) for n in layers]).resolve(path)]

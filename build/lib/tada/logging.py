@@ -1,0 +1,24 @@
+"""Logging set-up shared by the workflow scripts."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+
+def setup_job(log_file: str | Path | None, threads: int = 1) -> logging.Logger:
+    """Send log records (and warnings) of a workflow job to ``log_file`` and stderr; pin torch threads."""
+    torch.set_num_threads(threads)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=handlers, force=True)
+    logging.captureWarnings(True)
+    # raised by diffusers' own StableAudio module on import; nothing a user can act on
+    warnings.filterwarnings("ignore", message=".*Transformer2DModelOutput.*", category=FutureWarning)
+    return logging.getLogger("tada")

@@ -1,0 +1,35 @@
+"""Steering of text-to-music models: one controller interface, four methods, concepts as data, sweeps.
+
+``with model.steer(CAA.from_pretrained(path, alpha=8, target_layers="tf1tf2")): model.generate(...)``
+"""
+
+from tada.steering.caa import CAA
+from tada.steering.concepts import Concept, mini_concept, reference_concepts
+from tada.steering.controller import ArtifactController, Controller
+from tada.steering.freesliders import FreeSliders
+from tada.steering.methods import ARMS, METHODS, cell_name, make_controller, split_cell
+from tada.steering.pci import PCI
+from tada.steering.profiles import profile
+from tada.steering.sweep import compute_artifact, run_sweep, sweep_cell
+from tada.steering.textemb import TextEmb
+
+__all__ = [
+    "ARMS",
+    "CAA",
+    "METHODS",
+    "PCI",
+    "ArtifactController",
+    "Concept",
+    "Controller",
+    "FreeSliders",
+    "TextEmb",
+    "cell_name",
+    "compute_artifact",
+    "make_controller",
+    "mini_concept",
+    "profile",
+    "reference_concepts",
+    "run_sweep",
+    "split_cell",
+    "sweep_cell",
+]

@@ -1,0 +1,130 @@
+"""CAA (contrastive activation addition): per-step, per-site unit vectors added to cross-attention outputs.
+
+Compute: generate the concept's positive and negative prompt sets with the same seeds, average each
+target site's output per (step, pass) over prompts and positions, and keep ``unit(mean_pos - mean_neg)``.
+Apply: at the selected passes of every step, ``h += alpha * v[step, source pass]`` on every position,
+then each position is rescaled to its original norm (``renorm``, as the reference's evaluation).
+The CFG mode says which pass is edited with which pass's vectors (STEERING.md, CAA modes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from tada.interventions import Edit, SteerOutput, StepWindow
+from tada.models.base import Audio, GenerationConfig, ModelAdapter
+from tada.sites import Site
+from tada.steering.concepts import Concept
+from tada.steering.controller import ArtifactController
+
+#: CFG mode -> {edited pass: pass whose vectors it receives}
+CAA_MODES: dict[str, dict[str, str]] = {
+    "cond_only": {"cond": "cond"},
+    "both_cond": {"cond": "cond", "uncond": "cond"},
+    "both": {"cond": "cond", "uncond": "cond"},
+    "uncond_only": {"uncond": "uncond"},
+    "uncond_for_cond": {"cond": "uncond"},
+    "both_uncond": {"cond": "uncond", "uncond": "uncond"},
+    "separate": {"cond": "cond", "uncond": "uncond"},
+}
+PASS_INDEX = {"cond": 0, "uncond": 1}
+
+
+def add_and_renorm(h: torch.Tensor, vector: torch.Tensor, alpha: float, renorm: bool) -> torch.Tensor:
+    """``h + alpha * vector`` on every position, each position rescaled to its norm before (``renorm``)."""
+    steered = h + alpha * vector.to(h)
+    if not renorm:
+        return steered
+    before = h.norm(dim=-1, keepdim=True)
+    return steered * (before / steered.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def unit(v: torch.Tensor) -> torch.Tensor:
+    """``v / |v|`` along the last axis (zero vectors stay zero)."""
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+class CAA(ArtifactController):
+    """Contrastive activation addition at the target sites (artifact: vectors ``[steps, 2, width]`` per site)."""
+
+    method = "caa"
+    modes = tuple(CAA_MODES)
+
+    def __init__(self, concept: Concept, tensors: dict[str, torch.Tensor], meta: dict[str, Any], renorm: bool = True, **kwargs: Any) -> None:
+        self.renorm = renorm
+        super().__init__(concept, tensors, meta, **kwargs)
+
+    @classmethod
+    def compute(
+        cls,
+        adapter: ModelAdapter,
+        concept: Concept,
+        seeds: Sequence[int] | None = None,
+        config: GenerationConfig | None = None,
+        target_layers: str = "all",
+        batch_size: int = 16,
+        **kwargs: Any,
+    ) -> CAA:
+        """Vectors from ``concept``'s compute set on ``adapter`` (prompt ``i`` of both poles uses ``seeds[i]``)."""
+        config = config or adapter.generation_config("steering")
+        sites = adapter.registry().resolve(target_layers)
+        seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)
+        means = {}
+        for pole, prompts in (("positive", concept.positive), ("negative", concept.negative)):
+            sums: dict[str, torch.Tensor] = {}
+            for start in range(0, len(prompts), batch_size):
+                batch, bseeds = prompts[start : start + batch_size], seeds[start : start + batch_size]
+                records = adapter.record_outputs(batch, bseeds, config, sites)
+                for name, rec in records.items():
+                    stacked = stack_passes(rec.means(), config.steps) * len(batch)
+                    sums[name] = sums.get(name, 0) + stacked
+            means[pole] = {k: v / len(prompts) for k, v in sums.items()}
+        tensors = {s.name: unit(means["positive"][s.name] - means["negative"][s.name]) for s in sites}
+        meta = {
+            "arch": adapter.arch,
+            "sites": [s.name for s in sites],
+            "widths": {s.name: adapter.site_width(s) for s in sites},
+            "steps": config.steps,
+            "passes": list(PASS_INDEX),
+            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
+            "seeds": seeds,
+            "positive": list(concept.positive),
+            "negative": list(concept.negative),
+            "templates": dict(concept.templates),
+            "mean_output_norm": {s.name: float(means["positive"][s.name].norm(dim=-1).mean()) for s in sites},
+        }
+        return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
+
+    def generate(self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig) -> Audio:
+        self.check_steps(config)
+        return super().generate(adapter, prompts, seeds, config)
+
+    def edits(
+        self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig
+    ) -> Mapping[Site, Edit]:
+        source = CAA_MODES[self.mode]
+        window = StepWindow(self.start_step, self.end_step)
+
+        def steer(vectors: torch.Tensor):
+            def fn(h: torch.Tensor, step: int, pass_name: str) -> torch.Tensor:
+                return add_and_renorm(h, vectors[step, PASS_INDEX[source[pass_name]]], self.alpha, self.renorm)
+
+            return fn
+
+        return {s: SteerOutput(steer(self.tensors[s.name]), tuple(source), window) for s in self.sites}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "renorm": self.renorm, "artifact": {k: self.meta[k] for k in ("arch", "steps", "sites")}}
+
+
+def stack_passes(means: dict[tuple[int, str], torch.Tensor], steps: int) -> torch.Tensor:
+    """``[steps, 2, width]`` from per-(step, pass) means; a pass that never ran (no CFG) stays zero."""
+    width = next(iter(means.values())).shape[-1]
+    out = torch.zeros(steps, len(PASS_INDEX), width)
+    for (step, pass_name), v in means.items():
+        if pass_name in PASS_INDEX and step < steps:
+            out[step, PASS_INDEX[pass_name]] = v
+    return out

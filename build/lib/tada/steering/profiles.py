@@ -1,0 +1,130 @@
+"""Architecture profiles: what steering and its evaluation need to know about one architecture.
+
+The mini profile knows the mini world (its concepts, neutral captions, the scorer's alignment text
+and the family words it is contrasted with, and the preset localization *found*); the real profile
+reads the reference's concepts and test prompts from a configured folder. Nothing else in the package
+branches on the architecture's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tada.errors import ConfigError, unknown_name
+from tada.models import ARCHITECTURES
+from tada.steering.concepts import (
+    Concept,
+    mini_concept,
+    mini_prompts,
+    read_prompt_file,
+    reference_concepts,
+    reference_test_prompts,
+)
+from tada.world.attributes import SWAPS, VALUE_FAMILY
+
+
+@dataclass
+class ArchProfile:
+    """Concepts, evaluation prompts, alignment texts and the localized preset of one architecture."""
+
+    arch: str
+    localized: str = "localized"
+    prompt_file: str | None = None
+
+    def concept_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def concept(self, name: str) -> Concept:
+        raise NotImplementedError
+
+    def eval_prompts(self, concept: str, n: int) -> list[str]:
+        """The first ``n`` raw prompts a sweep steers."""
+        raise NotImplementedError
+
+    def alignment(self, concept: str) -> dict[str, str]:
+        """Alignment metric name -> the text clips are compared with."""
+        return dict(self.concept(concept).alignment)
+
+    def contrast(self, concept: str) -> list[str]:
+        """Texts the alignment text is contrasted with (log-odds against them); none: cosine only."""
+        return []
+
+    def target_layers(self, arm: str) -> str:
+        """The preset of an arm: ``all``, or the localized preset (a name or a YAML path)."""
+        return "all" if arm == "all" else self.localized
+
+    def check_concept(self, name: str) -> None:
+        if name not in self.concept_names():
+            raise unknown_name(f"concept of '{self.arch}'", name, self.concept_names())
+
+    def _from_file(self, n: int) -> list[str] | None:
+        return None if self.prompt_file is None else read_prompt_file(self.prompt_file)[:n]
+
+
+@dataclass
+class MiniProfile(ArchProfile):
+    """The mini world: concepts are attribute values, prompts are captions that leave their family out."""
+
+    compute_prompts: int = 16
+
+    def concept_names(self) -> list[str]:
+        return list(VALUE_FAMILY)
+
+    def concept(self, name: str) -> Concept:
+        self.check_concept(name)
+        return mini_concept(name, self.compute_prompts, seed=1)
+
+    def eval_prompts(self, concept: str, n: int) -> list[str]:
+        self.check_concept(concept)
+        return self._from_file(n) or mini_prompts(concept, n, seed=0)
+
+    def alignment(self, concept: str) -> dict[str, str]:
+        self.check_concept(concept)
+        return {"mini": concept}
+
+    def contrast(self, concept: str) -> list[str]:
+        """The value's counterpart (``violin`` -> ``trumpet``): alignment is the log-odds along the steered axis."""
+        self.check_concept(concept)
+        return [SWAPS[concept]]
+
+
+@dataclass
+class ReferenceProfile(ArchProfile):
+    """A real architecture steered on the reference's concepts and 100 test prompts."""
+
+    reference_prompts: str | Path | None = None
+
+    def _folder(self) -> Path:
+        if self.reference_prompts is None:
+            raise ConfigError(
+                f"'{self.arch}' steers the reference's concepts: set `steering.reference_prompts` "
+                "(or --reference-prompts) to the folder of the reference prompt data"
+            )
+        return Path(self.reference_prompts)
+
+    def concept_names(self) -> list[str]:
+        return list(reference_concepts(self._folder()))
+
+    def concept(self, name: str) -> Concept:
+        concepts = reference_concepts(self._folder())
+        if name not in concepts:
+            raise unknown_name(f"concept of '{self.arch}'", name, concepts)
+        return concepts[name]
+
+    def eval_prompts(self, concept: str, n: int) -> list[str]:
+        return self._from_file(n) or reference_test_prompts(self._folder())[:n]
+
+
+def profile(
+    arch: str,
+    localized: str | None = None,
+    reference_prompts: str | Path | None = None,
+    prompt_file: str | None = None,
+) -> ArchProfile:
+    """The profile of ``arch``; ``localized`` overrides its localized preset (a name or YAML path)."""
+    if arch not in ARCHITECTURES:
+        raise unknown_name("architecture", arch, ARCHITECTURES)
+    if arch == "mini":
+        return MiniProfile(arch, localized or "localized", prompt_file)
+    return ReferenceProfile(arch, localized or "localized", prompt_file, reference_prompts)

@@ -1,0 +1,126 @@
+"""Steering sweeps: alphas x prompts x seeds of one (concept, method, arm) cell, written for the protocol.
+
+A sweep directory holds ``manifest.csv`` (columns of :data:`tada.manifest.MANIFEST_COLUMNS`,
+``path`` relative to the directory, ``alpha = 0`` rows are the references) and the WAV files under
+``wav/``. The controller is mounted once; only alpha changes between generations. The manifest is
+written last, so an interrupted sweep leaves none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from tada.audio import write_wav
+from tada.errors import ConfigError
+from tada.manifest import MANIFEST_COLUMNS
+from tada.models import load_model
+from tada.models.base import GenerationConfig, ModelAdapter
+from tada.steering.controller import ArtifactController, Controller
+from tada.steering.methods import cell_name, make_controller, method_class, needs_artifact
+from tada.steering.pci import PCI, check_alpha
+from tada.steering.profiles import profile
+
+
+def check_alphas(controller: Controller, alphas: Sequence[float], steps: int) -> list[float]:
+    """Sorted unique alphas, with 0 (the reference clips); PCI alphas must be whole step counts."""
+    if isinstance(controller, PCI):
+        alphas = [check_alpha(a, steps) for a in alphas]
+    alphas = sorted({float(a) for a in alphas})
+    if 0 not in alphas:
+        raise ConfigError(f"a sweep needs alpha 0 (the reference clips); got alphas {alphas}")
+    return alphas
+
+
+def run_sweep(
+    adapter: ModelAdapter,
+    controller: Controller,
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    alphas: Sequence[float],
+    out_dir: str | Path,
+    cell: str,
+    config: GenerationConfig | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Generate every (alpha, prompt, seed) under ``controller``; write the WAVs and the manifest."""
+    config = config or adapter.generation_config("steering")
+    alphas = check_alphas(controller, alphas, config.steps)
+    out_dir = Path(out_dir)
+    items = [(i, s) for i in range(len(prompts)) for s in seeds]
+    batches = [items[b : b + batch_size] for b in range(0, len(items), batch_size)]
+    rows = []
+    name = controller.concept.name
+    with adapter.steer(controller), tqdm(total=len(batches) * len(alphas), desc=f"{name}/{cell}", disable=not progress) as bar:
+        for batch in batches:
+            texts, batch_seeds = [prompts[i] for i, _ in batch], [s for _, s in batch]
+            for alpha in alphas:
+                controller.set_alpha(alpha)
+                audio = adapter.generate(texts, batch_seeds, config)
+                for (i, seed), wave in zip(batch, audio.waveforms, strict=True):
+                    path = f"wav/p{i:03d}_s{seed}_a{alpha:+g}.wav"
+                    write_wav(out_dir / path, wave, audio.sample_rate)
+                    rows.append((name, cell, i, controller.neutral(prompts[i]), seed, alpha, path))
+                bar.update()
+    manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).sort_values(["alpha", "prompt_id", "seed"])
+    manifest.to_csv(out_dir / "manifest.csv", index=False)
+    return manifest
+
+
+def compute_artifact(
+    arch: str,
+    checkpoint: str,
+    concept: str,
+    method: str,
+    out_dir: str | Path,
+    *,
+    compute_prompts: int | None = None,
+    reference_prompts: str | None = None,
+    load_options: Mapping[str, Any] | None = None,
+) -> ArtifactController:
+    """Load ``arch`` once, compute ``method``'s artifact for ``concept`` on every site, save it to ``out_dir``."""
+    cls = method_class(method)
+    if not issubclass(cls, ArtifactController):
+        raise ConfigError(f"{method} has no compute step; it steers directly")
+    prof = profile(arch, reference_prompts=reference_prompts)
+    if compute_prompts is not None and hasattr(prof, "compute_prompts"):
+        prof.compute_prompts = compute_prompts
+    chosen = prof.concept(concept)
+    adapter = load_model(arch, checkpoint, **dict(load_options or {}))
+    controller = cls.compute(adapter, chosen)
+    controller.save_pretrained(out_dir)
+    return controller
+
+
+def sweep_cell(
+    arch: str,
+    checkpoint: str,
+    concept: str,
+    method: str,
+    arm: str,
+    out_dir: str | Path,
+    *,
+    n_prompts: int,
+    n_seeds: int,
+    alphas: Sequence[float],
+    artifact: str | Path | None = None,
+    localized: str | None = None,
+    reference_prompts: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    load_options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Load ``arch`` once and sweep one (concept, method, arm) cell (every name checked first)."""
+    prof = profile(arch, localized=localized, reference_prompts=reference_prompts)
+    chosen = prof.concept(concept)
+    if needs_artifact(method) and artifact is None:
+        raise ConfigError(f"{method} sweeps need the artifact computed for '{concept}'")
+    controller = make_controller(method, chosen, prof.target_layers(arm), artifact, **dict(options or {}))
+    prompts = prof.eval_prompts(concept, n_prompts)
+    adapter = load_model(arch, checkpoint, **dict(load_options or {}))
+    cell = cell_name(method, arm)
+    return run_sweep(adapter, controller, prompts, list(range(n_seeds)), alphas, out_dir, cell)

@@ -1,0 +1,1 @@
+"""Training of the built-in mini model and its concept scorer."""
