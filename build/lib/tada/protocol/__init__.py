@@ -1,1 +1,0 @@
-"""The evaluation protocol: AUC, smoothness and quality of steering curves, tables and plots."""
