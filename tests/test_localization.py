@@ -365,7 +365,7 @@ def test_one_cell_builds_only_its_cone(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr + run.stdout
     stats = run.stdout.split("Job stats:")[1]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.MULTILINE))
-    assert jobs == {"localization_pairs": "1", "localization_cell": "1", "total": "2"}
+    assert jobs == {"localization_pairs": "1", "localization_mini": "1", "total": "2"}
 
 
 # the trained mini models' localization is checked on the default run's results: tests/default_run

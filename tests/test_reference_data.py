@@ -151,7 +151,7 @@ def test_default_dag_without_reference_data_skips_the_published_targets_with_one
     assert len(lines) == 1, run.stderr[-3000:]
     assert "reference.fetch: true" in lines[0] and rd.PUBLISHED_URL in lines[0] and "reference.published" in lines[0]
     assert "published_tables" not in run.stdout and "localization_published_heatmap" not in run.stdout
-    assert "rule localization_cell" in run.stdout and "rule protocol_tables" in run.stdout  # the rest is planned
+    assert "rule localization_mini" in run.stdout and "rule protocol_tables" in run.stdout  # the rest is planned
     # fetching enabled: the DAG downloads the three files and builds the published targets from them
     run = _dry_run_default_dag(tmp_path, "reference={published: null, fetch: true}")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]

@@ -23,7 +23,7 @@ def dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 def test_default_dag_plans_every_stage(tmp_path) -> None:
     run = dry_run(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    for rule in ("world", "train_mini", "train_scorer", "model_card", "localization_cell", "localization_impact",
+    for rule in ("world", "train_mini", "train_scorer", "model_card", "localization_mini", "localization_impact",
                  "steering_artifact", "sweep", "protocol_tables"):  # published_tables: with reference data, test_reference_data.py
         assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
 
@@ -31,7 +31,7 @@ def test_default_dag_plans_every_stage(tmp_path) -> None:
 def test_single_cell_builds_only_its_cone(tmp_path) -> None:
     run = dry_run(tmp_path, f"{tmp_path}/results/localization/mini/violin/tf1/scores.csv")
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "localization_cell" in run.stdout and "localization_impact" not in run.stdout
+    assert "localization_mini" in run.stdout and "localization_impact" not in run.stdout
     assert "sweep" not in run.stdout and "model_card" not in run.stdout
 
 

@@ -22,34 +22,43 @@ rule localization_pairs:
         "../scripts/localization_pairs.py"
 
 
-rule localization_cell:
-    """Patched clips of one (feature, preset), written and scored against the clean concept's text."""
-    input:
-        pairs=f"{LOC}/{{arch}}/pairs.parquet",
-        model=lambda w: model_inputs(w.arch),
-        scorer=lambda w: scorer_inputs(w.arch),
-    output:
-        audio=directory(f"{LOC}/{{arch}}/{{feature}}/{{preset}}/audio"),
-        manifest=f"{LOC}/{{arch}}/{{feature}}/{{preset}}/manifest.csv",
-        scores=f"{LOC}/{{arch}}/{{feature}}/{{preset}}/scores.csv",
-    params:
-        checkpoint=lambda w: checkpoint_of(w.arch),
-        load=lambda w: load_options(w.arch),
-        variant=LOCALIZATION["variant"],
-        backwards=LOCALIZATION["reverse"],
-        seeds_per_pair=LOCALIZATION["seeds_per_pair"],
-        results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
-        clap=config.get("protocol", {}).get("checkpoints", {}).get("clap"),
-        threads=config["threads"],
-    conda:
-        "../../envs/tada.yaml"
-    log:
-        f"{LOGS}/localization/{{arch}}/{{feature}}/{{preset}}.log",
-    wildcard_constraints:
-        feature="[^/]+",
-        preset="[^/]+",
-    script:
-        "../scripts/localization_cell.py"
+# One job per (arch, feature): the model and scorer load once and every preset's cell is written from
+# one clean recording, while each (feature, preset) cell stays its own output. Rules are named
+# `localization_<arch>` (profiles set resources per arch: GPU for the real models, CPU for mini).
+for _arch in LOCALIZATION["archs"]:
+    _presets = localization_presets(_arch)
+    _cell = f"{LOC}/{_arch}/{{feature}}"
+
+    rule:
+        name:
+            f"localization_{_arch}"
+        input:
+            pairs=f"{LOC}/{_arch}/pairs.parquet",
+            model=model_inputs(_arch),
+            scorer=scorer_inputs(_arch),
+        output:
+            audio=[directory(f"{_cell}/{p}/audio") for p in _presets],
+            manifests=[f"{_cell}/{p}/manifest.csv" for p in _presets],
+            scores=[f"{_cell}/{p}/scores.csv" for p in _presets],
+        params:
+            arch=_arch,
+            presets=_presets,
+            checkpoint=checkpoint_of(_arch),
+            load=load_options(_arch),
+            variant=LOCALIZATION["variant"],
+            backwards=LOCALIZATION["reverse"],
+            seeds_per_pair=LOCALIZATION["seeds_per_pair"],
+            results=RESULTS,  # the mini scorer's checkpoint lives under it
+            clap=config.get("protocol", {}).get("checkpoints", {}).get("clap"),
+        threads: config["threads"]
+        conda:
+            "../../envs/tada.yaml"
+        log:
+            f"{LOGS}/localization/{_arch}/{{feature}}.log",
+        wildcard_constraints:
+            feature="|".join(LOCALIZATION["features"]),
+        script:
+            "../scripts/localization_feature.py"
 
 
 rule localization_impact:

@@ -28,9 +28,7 @@ rule train_mini:
     params:
         mini=config["mini"],
         seed=config["world"]["seed"],
-        threads=config["threads"],
-    resources:
-        runtime=60,
+    threads: config["threads"]
     conda:
         "../../envs/tada.yaml"
     log:
@@ -51,9 +49,7 @@ rule train_scorer:
     params:
         scorer=config["scorer"],
         seed=config["world"]["seed"],
-        threads=config["threads"],
-    resources:
-        runtime=30,
+    threads: config["threads"]
     conda:
         "../../envs/tada.yaml"
     log:
@@ -75,7 +71,7 @@ rule model_card:
     params:
         per_value=config["model_card"]["per_value"],
         seed=config["world"]["seed"],
-        threads=config["threads"],
+    threads: config["threads"]
     conda:
         "../../envs/tada.yaml"
     log:

@@ -20,8 +20,6 @@ rule steering_artifact:
         concept="[a-z_]+",
         method="|".join(ARTIFACT_METHODS),
     threads: config["threads"]
-    resources:
-        runtime=30,
     conda:
         "../../envs/tada.yaml"
     log:
@@ -50,8 +48,6 @@ rule sweep:
         method="|".join(STEERING_METHODS),
         arm="|".join(STEERING_ARMS),
     threads: config["threads"]
-    resources:
-        runtime=30,
     conda:
         "../../envs/tada.yaml"
     log:

@@ -8,7 +8,7 @@ from tada.models import load_model
 from tada.scoring.mini import MiniScorer
 from tada.training.model_card import evaluate, write_model_card
 
-log = setup_job(snakemake.log[0], snakemake.params.threads)
+log = setup_job(snakemake.log[0], snakemake.threads)
 model_dir = Path(snakemake.input.model).parent
 adapter = load_model("mini", str(model_dir))
 scorer = MiniScorer.from_pretrained(Path(snakemake.input.scorer).parent)

@@ -7,7 +7,7 @@ from tada.logging import setup_job
 from tada.training.mini import MiniTrainConfig, train_mini
 from tada.world.dataset import Clips
 
-log = setup_job(snakemake.log[0], snakemake.params.threads)
+log = setup_job(snakemake.log[0], snakemake.threads)
 p = snakemake.params.mini
 cfg = MiniTrainConfig(
     num_layers=p["num_layers"], width=p["width"], heads=p["heads"], semantic_blocks=tuple(p["semantic_blocks"]),

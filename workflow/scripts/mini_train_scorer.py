@@ -7,7 +7,7 @@ from tada.logging import setup_job
 from tada.training.scorer import ScorerTrainConfig, train_scorer
 from tada.world.dataset import Clips
 
-log = setup_job(snakemake.log[0], snakemake.params.threads)
+log = setup_job(snakemake.log[0], snakemake.threads)
 p = snakemake.params.scorer
 cfg = ScorerTrainConfig(
     train_steps=p["train_steps"], batch_size=p["batch_size"], learning_rate=p["learning_rate"], seed=snakemake.params.seed

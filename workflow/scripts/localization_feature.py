@@ -1,4 +1,4 @@
-"""Snakemake script of rule localization_cell: patched clips of one (feature, preset), scored."""
+"""Snakemake script of rules localization_<arch>: the patched, scored cells of one feature, every preset."""
 
 from pathlib import Path
 
@@ -9,18 +9,19 @@ from tada.metrics import load_scorer
 from tada.models import adapter_class
 
 sm = snakemake  # noqa: F821
-log = setup_job(sm.log[0], sm.params.threads)
-arch, feature, preset = sm.wildcards.arch, sm.wildcards.feature, sm.wildcards.preset
-scores = run_cells(
+log = setup_job(sm.log[0], sm.threads)
+arch, feature = sm.params.arch, sm.wildcards.feature
+cells = run_cells(
     arch,
     sm.params.checkpoint,
     sm.params.load,
     sm.input.pairs,
     feature,
-    [preset],
-    Path(sm.output.manifest).parents[2],
+    sm.params.presets,
+    Path(sm.output.manifests[0]).parents[2],
     lambda: load_scorer(adapter_class(arch).scorer, sm.params.results, sm.params.clap),
     Patching(sm.params.variant, sm.params.backwards),
     sm.params.seeds_per_pair,
-)[preset]
-log.info("%s / %s / %s: %d clips, mean score %.4f", arch, feature, preset, len(scores), scores.score.mean())
+)
+for preset, scores in cells.items():
+    log.info("%s / %s / %s: %d clips, mean score %.4f", arch, feature, preset, len(scores), scores.score.mean())
