@@ -10,13 +10,15 @@ include: "workflow/rules/mini.smk"
 include: "workflow/rules/localization.smk"
 include: "workflow/rules/steering.smk"
 include: "workflow/rules/protocol.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        f"{MINI}/model_card.md",
+        model_card_targets(),  # when the mini model is one of the archs
         localization_targets(),
         sweep_targets(),
         published_targets(),  # only with the reference data (reference.*), else one line says how
-        expand(f"{RESULTS}/protocol/{{arch}}/tables.md", arch=["mini"]),
+        expand(f"{RESULTS}/protocol/{{arch}}/tables.md", arch=STEERING["archs"]),
+        report_targets(),  # the pages of `snakemake --report report.html`
     default_target: True

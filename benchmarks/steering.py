@@ -1,9 +1,11 @@
 """Cost of steering: steered vs unsteered generation time per method, reported as ratios in one run.
 
 1. **mini** (default size, random weights): a whole generation of 8 prompts with each controller
-   (PCI, TextEmb, FreeSliders, CAA at every site) vs the plain generation of the same neutral prompts.
-   The one-step recordings PCI / TextEmb / FreeSliders make are included (a fresh controller each time);
-   CAA's compute step is timed on its own.
+   (PCI, TextEmb, FreeSliders, CAA, TokEmb, AUSteer at every site) vs the plain generation of the same
+   neutral prompts. The one-step recordings PCI / TextEmb / FreeSliders / TokEmb make are included (a fresh
+   controller each time); the compute steps of CAA, TokEmb and AUSteer are timed on their own, and so are
+   Concept Sliders' LoRA training (mini's configured iterations) and SAE's (cache, one TopK SAE per site,
+   feature scores). Sliders and SAE steer every site like the others.
 2. **Real width**: the Stable Audio Open DiT configuration (width 1536, 24 heads; 4 of its 24 blocks,
    so it fits a laptop) at a short clip (64 latent frames, batch 2 with CFG), random weights, in a
    sampling loop that drives the step clock: CAA's edit on every block (goal <= 1.03x) and FreeSliders'
@@ -31,7 +33,17 @@ from tada.interventions import HookContext, ReplaceConditioning, SteerOutput, St
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
 from tada.models.structures import init_kwargs, load_config  # noqa: E402
 from tada.sites import Site  # noqa: E402
-from tada.steering import CAA, PCI, FreeSliders, TextEmb, mini_concept  # noqa: E402
+from tada.steering import (  # noqa: E402
+    CAA,
+    PCI,
+    SAE,
+    AUSteer,
+    ConceptSliders,
+    FreeSliders,
+    TextEmb,
+    TokEmb,
+    mini_concept,
+)
 from tada.steering.caa import add_and_renorm  # noqa: E402
 from tada.steering.concepts import mini_prompts  # noqa: E402
 from tada.steering.freesliders import DENOISER, ScoreShift  # noqa: E402
@@ -58,11 +70,27 @@ def mini_rows(repeats: int) -> None:
     start = time.perf_counter()
     caa = CAA.compute(adapter, concept, config=config)
     print(f"mini: CAA compute step ({len(concept.positive)} pairs, {config.steps} steps): {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    tokemb = TokEmb.compute(adapter, concept, config=config)
+    print(f"mini: TokEmb compute step ({len(concept.positive)} pairs, text encoder only): {1000 * (time.perf_counter() - start):.1f} ms")
+    start = time.perf_counter()
+    austeer = AUSteer.compute(adapter, concept, config=config)
+    print(f"mini: AUSteer compute step ({len(concept.positive)} pairs, {config.steps} steps): {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    sliders = ConceptSliders.compute(adapter, concept, iterations=100, learning_rate=1e-3, progress=False)
+    print(f"mini: Concept Sliders compute step (100 iterations, rank 4, every site): {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    sae = SAE.compute(adapter, concept, config=config, every=2, k=8, learning_rate=1e-3, epochs=20, batch_size=256, progress=False)
+    print(f"mini: SAE compute step (cache of {2 * len(concept.positive)} prompts, every 2nd step, 20 epochs): {time.perf_counter() - start:.2f} s")
     builders = {
         "pci": lambda: PCI(concept, alpha=8),
         "textemb": lambda: TextEmb(concept, alpha=0.5),
         "freesliders": lambda: FreeSliders(concept, alpha=1.0),
         "caa": lambda: CAA(concept, caa.tensors, caa.meta, alpha=0.2),
+        "tokemb": lambda: TokEmb(concept, tokemb.tensors, tokemb.meta, alpha=0.5),
+        "austeer": lambda: AUSteer(concept, austeer.tensors, austeer.meta, alpha=0.02, top_k=64),
+        "sliders": lambda: ConceptSliders(concept, sliders.tensors, sliders.meta, alpha=1.0),
+        "sae": lambda: SAE(concept, sae.tensors, sae.meta, alpha=0.05),
     }
     neutral = [caa.neutral(p) for p in prompts]
     plain = median_seconds(lambda: adapter.generate(neutral, seeds, config), repeats)

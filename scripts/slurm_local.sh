@@ -4,12 +4,25 @@
 # starts munged, slurmctld and slurmd unless they already answer, and waits until the node is idle.
 # Partitions: `cpu` (default) and `gpu`; the node advertises one fake GRES gpu (backed by /dev/null,
 # no real device) so that `--gres=gpu:1` jobs schedule. No accounting (sacct): poll with squeue.
-# Run as root. Usage: scripts/slurm_local.sh
+# Run as root. Usage: scripts/slurm_local.sh [start|stop]; `stop` ends only the daemons `start` started
+# (listed in $STARTED), so a cluster that was already running is left alone.
 set -euo pipefail
+
+STARTED=/run/tada-slurm-started
+if [ "${1:-start}" = stop ]; then
+  [ -f "$STARTED" ] || exit 0
+  while read -r daemon pidfile; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null && echo "stopped $daemon" || true
+  done < "$STARTED"
+  rm -f "$STARTED"
+  exit 0
+fi
 
 NODE=$(hostname -s)
 CPUS=$(nproc)
-MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
+# at least 64 GB advertised (SlurmdParameters=config_overrides; memory is not enforced) so that the
+# profile's GPU-rule memory requests schedule on a small test machine
+MEM_MB=$(awk '/MemTotal/ {m = int($2 / 1024 * 0.9); print (m > 65536 ? m : 65536)}' /proc/meminfo)
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   apt-get update -qq
@@ -39,6 +52,7 @@ SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 SchedulerParameters=sched_interval=2
+SlurmdParameters=config_overrides
 NodeName=${NODE} CPUs=${CPUS} RealMemory=${MEM_MB} Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=${NODE} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=${NODE} MaxTime=INFINITE State=UP
@@ -55,15 +69,20 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   fi
   runuser -u munge -- munged
+  echo "munged /run/munge/munged.pid" >> "$STARTED"
 fi
 
 if scontrol ping 2>/dev/null | grep -q "is UP"; then
   [ "$CHANGED" = 0 ] || scontrol reconfigure
 else
   slurmctld
+  echo "slurmctld /run/slurmctld.pid" >> "$STARTED"
 fi
 for _ in $(seq 30); do scontrol ping 2>/dev/null | grep -q "is UP" && break; sleep 1; done
-[ -f /run/slurmd.pid ] && kill -0 "$(cat /run/slurmd.pid)" 2>/dev/null || slurmd
+if ! { [ -f /run/slurmd.pid ] && kill -0 "$(cat /run/slurmd.pid)" 2>/dev/null; }; then
+  slurmd
+  echo "slurmd /run/slurmd.pid" >> "$STARTED"
+fi
 
 for _ in $(seq 30); do
   state=$(sinfo -h -n "${NODE}" -o %t 2>/dev/null | head -1)

@@ -33,7 +33,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="local folder or hub id (mini: results/mini/model)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], help="weights dtype (default float32)")
-    parser.add_argument("--method", help="pci, textemb, freesliders, caa")
+    parser.add_argument("--method", help="pci, textemb, freesliders, caa, tokemb, austeer")
     parser.add_argument("--concept", help="mini: violin, fast, happy, high...; real: piano, tempo, mood...")
     parser.add_argument("--reference-prompts", help="folder of the reference's concept/test prompt CSVs (real archs)")
 
@@ -41,10 +41,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _steer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifact", help="artifact folder or hub id (methods with a compute step, e.g. caa)")
     parser.add_argument("--target-layers", help="all (default), a preset name or YAML path, or sites like tf1tf2")
-    parser.add_argument("--arm", choices=["all", "loc"], help="shorthand: all sites, or the localized preset")
+    parser.add_argument(
+        "--arm", choices=["all", "loc", "random"],
+        help="shorthand: all sites, the localized preset, or (caa, austeer) the random-direction control there",
+    )
     parser.add_argument("--mode", help="CFG mode: cond_only (activation default), both, uncond_only, ...")
     parser.add_argument("--start-step", type=int, help="first steered diffusion step (default 0)")
     parser.add_argument("--end-step", type=int, help="steer before this step only (default: to the end)")
+    parser.add_argument(
+        "--schedule", choices=["constant", "window", "ramp_up", "ramp_down"],
+        help="activation methods: strength over the steps of [start, end) (default constant)",
+    )
+    parser.add_argument(
+        "--compose", nargs=3, action="append", metavar=("METHOD", "ARTIFACT", "ALPHA"),
+        help="also steer with this activation controller (repeatable): a signed sum, e.g. caa art/fast_caa -0.2",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,12 +137,32 @@ def _controller(opts: dict[str, Any], prof: Any):
         raise ConfigError("missing option --concept (or --artifact, whose concept is used)")
     concept = prof.concept(opts["concept"]) if opts.get("concept") else None
     target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
-    steer = {k: opts[k] for k in ("mode", "start_step", "end_step") if opts.get(k) is not None}
+    steer = {k: opts[k] for k in ("mode", "start_step", "end_step", "schedule") if opts.get(k) is not None}
     if target is not None:
         steer["target_layers"] = target
     elif not opts.get("artifact"):
         steer["target_layers"] = "all"
-    return make_controller(opts["method"], concept, artifact=opts.get("artifact"), **steer)
+    return make_controller(opts["method"], concept, artifact=opts.get("artifact"), arm=opts.get("arm"), **steer)
+
+
+def _composed(opts: dict[str, Any], controller: Any):
+    """``controller`` with the ``--compose`` controllers added (their signed sum)."""
+    from tada.steering.compose import compose
+    from tada.steering.methods import has_random_control, make_controller
+
+    extra = []
+    for spec in opts.get("compose") or []:
+        if len(spec) != 3:
+            raise ConfigError(f"--compose takes METHOD ARTIFACT ALPHA; got {spec}")
+        method, artifact, alpha = spec
+        if not has_random_control(method):
+            raise ConfigError(f"{method} cannot be composed: only activation methods (caa, austeer) add up")
+        try:
+            alpha = float(alpha)
+        except ValueError as err:
+            raise ConfigError(f"--compose alpha must be a number; got '{alpha}'") from err
+        extra.append(make_controller(method, None, artifact=artifact, alpha=alpha))
+    return compose(controller, *extra)
 
 
 def run_compute(opts: dict[str, Any]) -> int:
@@ -158,6 +189,7 @@ def run_generate(opts: dict[str, Any]) -> int:
     prof = _profile(opts)
     controller = _controller(opts, prof)
     controller.set_alpha(opts["alpha"])
+    controller = _composed(opts, controller)
     adapter = _load(opts)
     prompts = list(opts["prompt"]) if isinstance(opts["prompt"], list) else [opts["prompt"]]
     seeds = [opts.get("seed", 0) + i for i in range(len(prompts))]
@@ -177,7 +209,7 @@ def run_sweep_command(opts: dict[str, Any]) -> int:
 
     _require(opts, "arch", "method", "alphas", "out")
     prof = _profile(opts)
-    controller = _controller(opts, prof)
+    controller = _composed(opts, _controller(opts, prof))
     prompts = prof.eval_prompts(controller.concept.name, opts.get("prompts", 8))
     adapter = _load(opts)
     cell = cell_name(opts["method"], opts.get("arm", "all"))

@@ -26,6 +26,8 @@ from tada.errors import ConfigError, unknown_name
 
 #: the shipped presets (package data): ``tada/presets/<arch>/<name>.yaml``
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+#: prefix of a preset that selects every layer except the named preset's sites (``except:tf6tf7``)
+EXCEPT = "except:"
 
 _TOKEN = re.compile(r"(up\d+|down\d+|mid)|(tf\d+)|(attn\d+)|(self)|([kv])$|([kv])(?=tf|up|down|mid)")
 
@@ -71,6 +73,9 @@ class SiteRegistry:
         preset = str(preset)
         if preset == "all":
             return self.layers
+        if preset.startswith(EXCEPT):  # every layer but a preset's: the reference's "ablated" arm
+            excluded = self.resolve(preset[len(EXCEPT) :])
+            return [s for s in self.layers if s not in excluded]
         if preset == "none":
             return []
         path = Path(preset)

@@ -64,15 +64,31 @@ def test_profile_keys_are_snakemake_options(name: str, help_text: str) -> None:
     assert not unknown, f"profiles/{name}: not Snakemake options: {unknown}"
 
 
-def test_gpu_resources_name_workflow_rules() -> None:
+def _workflow_rules() -> set[str]:
+    """Rule names of the workflow: static ones, and `localization_<arch>` (one rule per architecture)."""
+    from tada.models import ARCHITECTURES
+
     smk = "".join(f.read_text() for f in (ROOT / "workflow" / "rules").glob("*.smk"))
-    rules = set(re.findall(r"^\s*rule (\w+):", smk, re.M))
+    return set(re.findall(r"^\s*rule (\w+):", smk, re.M)) | {f"localization_{arch}" for arch in ARCHITECTURES}
+
+
+def test_gpu_resources_name_workflow_rules() -> None:
     profile = _profile("slurm")
+    resources = profile["set-resources"]
     assert profile["default-resources"]["slurm_partition"] == "cpu"
-    assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
-    assert {"sweep", "train_mini", "localization_cell"} <= set(profile["set-resources"])
-    for rule, resources in profile["set-resources"].items():
-        assert resources["slurm_partition"] == "gpu" and resources["gres"] == "gpu:1", rule
+    assert "cpus_per_task" not in profile["default-resources"]  # CPUs come from each rule's `threads:`
+    assert set(resources) <= _workflow_rules(), set(resources) - _workflow_rules()
+    gpu = {rule for rule, res in resources.items() if res.get("slurm_partition") == "gpu"}
+    assert {"sweep", "steering_artifact", "train_mini", "localization_stable_audio", "localization_ace_step_v1"} <= gpu
+    assert "localization_mini" not in gpu  # mini localizes on CPU
+    for rule in gpu:
+        assert resources[rule]["gres"] == "gpu:1", rule
+
+
+def test_slurm_profile_needs_no_accounting_and_retries() -> None:
+    profile = _profile("slurm")
+    assert profile["slurm-status-command"] == "squeue" and profile["slurm-no-account"] is True
+    assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
 
 
 def test_local_dry_run(tiny: Path) -> None:

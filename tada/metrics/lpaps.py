@@ -34,7 +34,11 @@ def lpaps(
     window_seconds: float = 10.0,
     overlap: float = 0.1,
 ) -> float:
-    """LPAPS between a clip and its reference (same rate; trimmed to the shorter one)."""
+    """LPAPS between a clip and its reference (same rate; trimmed to the shorter one).
+
+    Windows never reach past the clip: a clip shorter than ``window_seconds`` (9 s patching clips
+    against the 10 s default) is compared as one window of its own length.
+    """
     n = min(len(wave), len(reference))
     spans = windows(n, sample_rate, window_seconds, overlap)
     batch = stack([w[s] for w in (wave, reference) for s in spans])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AudioLDM2Pipeline
@@ -20,6 +21,7 @@ from torch import nn
 from transformers import GPT2LMHeadModel
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding
+from tada.models.noise import ReferenceNoise
 from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site
@@ -40,9 +42,17 @@ class AudioLDM2Adapter(PipelineAdapter):
     arch = "audioldm2"
     denoiser_attr = "unet"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
+    #: the reference's settings: patching (``configs/patch_config/audioldm2.yaml``) with the negative prompt,
+    #: 9 s clips and all noise from one generator seeded 222 on the model's device; steering without a
+    #: negative prompt, 10 s clips, chunks of 8 prompts drawn from seed 2115 + chunk
     generation_presets = {
-        use: GenerationConfig(steps=100, guidance_scale=4.5, duration=9.0, negative_prompt=NEGATIVE_PROMPT)
-        for use in ("patching", "steering")
+        "patching": GenerationConfig(
+            steps=100, guidance_scale=4.5, duration=9.0, negative_prompt=NEGATIVE_PROMPT,
+            reference_noise=ReferenceNoise(222, device="model"),
+        ),
+        "steering": GenerationConfig(
+            steps=100, guidance_scale=4.5, duration=10.0, reference_noise=ReferenceNoise(2115, chunk=8, device="model")
+        ),
     }
 
     def __init__(self, pipe: AudioLDM2Pipeline, text_length: int | None = None) -> None:
@@ -96,6 +106,15 @@ class AudioLDM2Adapter(PipelineAdapter):
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         pipe = self.pipe
         return encode_text(pipe.tokenizer_2, pipe.text_encoder_2, prompts, self.text_length, pipe._execution_device)
+
+    def draw_noise(self, n: int, generator: torch.Generator, config: GenerationConfig) -> torch.Tensor:
+        """The pipeline's ``prepare_latents`` for ``n`` clips of ``config.duration`` s, called as the reference does."""
+        vocoder = self.pipe.vocoder.config
+        seconds_per_frame = float(np.prod(vocoder.upsample_rates)) / vocoder.sampling_rate
+        scale = self.pipe.vae_scale_factor
+        height = -(-int(config.duration / seconds_per_frame) // scale) * scale  # rounded up to the VAE's factor
+        unet = self.denoiser.config
+        return self.pipe.prepare_latents(n, unet.in_channels, height, self.pipe.dtype, generator.device, generator)
 
     def _conditioning(self, prompt: str, config: GenerationConfig, t5: PromptEncoding | None) -> list[torch.Tensor]:
         """T5 states, T5 mask and GPT-2 states of one prompt, rows ``[uncond, cond]`` under CFG.

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tada.errors import TadaError, unknown_name
+from tada.errors import ConfigError, TadaError, unknown_name
 from tada.interventions import (
     CFGLayout,
     Edit,
@@ -26,6 +27,7 @@ from tada.interventions import (
     get_module,
     intervene,
 )
+from tada.models.noise import NOISE_MODES, ReferenceNoise
 from tada.resources import resolve_checkpoint  # noqa: F401  (re-exported for the adapters)
 from tada.sites import Site, SiteRegistry
 
@@ -42,10 +44,32 @@ class GenerationConfig:
     duration: float | None = None
     negative_prompt: str | None = None
     scheduler: Mapping[str, Any] = field(default_factory=dict)
+    #: lyrics of architectures that take them: one string for every prompt, or one per prompt
+    lyrics: str | tuple[str, ...] = ""
+    #: ``per_clip`` (one generator per clip seed) or ``reference`` (see :mod:`tada.models.noise`)
+    noise: str = "per_clip"
+    #: how the reference draws this use's noise (``noise: reference``); None where it has no run
+    reference_noise: ReferenceNoise | None = None
+    #: clips in the reference's run (the size of its draw) under ``noise: reference``
+    noise_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lyrics, list):
+            object.__setattr__(self, "lyrics", tuple(self.lyrics))
+        if self.noise not in NOISE_MODES:
+            raise unknown_name("noise mode", self.noise, NOISE_MODES)
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def lyrics_for(self, n: int) -> list[str]:
+        """The lyrics of each of ``n`` prompts."""
+        if isinstance(self.lyrics, str):
+            return [self.lyrics] * n
+        if len(self.lyrics) != n:
+            raise ConfigError(f"got {len(self.lyrics)} lyrics for {n} prompts (give one string or one per prompt)")
+        return list(self.lyrics)
 
 
 @dataclass
@@ -186,6 +210,8 @@ class ModelAdapter(ABC):
         prompt_embeds: PromptEncoding | None = None,
     ) -> Audio:
         """Sampling with the clock running (what :meth:`generate` does without a controller)."""
+        if config.noise == "reference" and config.reference_noise is None:
+            raise ConfigError(f"'{self.arch}' has no reference run to draw noise like; use noise: per_clip")
         clock = self.clock
         clock.start(len(prompts), config.steps)
         handle = None if self.counts_own_calls else self.denoiser.register_forward_pre_hook(lambda *_: clock.begin_call())
@@ -214,6 +240,25 @@ class ModelAdapter(ABC):
         """One CPU generator per clip: a clip's noise does not depend on its batch."""
         return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
+    def initial_noise(self, seeds: Sequence[int], config: GenerationConfig) -> torch.Tensor | None:
+        """Under ``noise: reference``, rows ``seeds`` of the reference's draw; None for per-clip seeds."""
+        if config.noise == "per_clip":
+            return None
+        if config.reference_noise is None:
+            raise ConfigError(f"'{self.arch}' has no reference run to draw noise like; use noise: per_clip")
+        cache = self.__dict__.setdefault("_noise_cache", {})
+        draw = partial(self.draw_noise, config=config)
+        return config.reference_noise.rows(seeds, config.noise_rows, draw, self.noise_device, cache, config.duration)
+
+    def draw_noise(self, n: int, generator: torch.Generator, config: GenerationConfig) -> torch.Tensor:
+        """``n`` initial latents drawn from ``generator`` exactly as the reference draws them."""
+        raise ConfigError(f"'{self.arch}' has no reference run to draw noise like; use noise: per_clip")
+
+    @property
+    def noise_device(self) -> torch.device:
+        """Where the model runs (the device of reference generators placed on the model's device)."""
+        return next(self.denoiser.parameters()).device
+
     def registry(self, presets_dir: Path | None = None) -> SiteRegistry:
         """Resolver of this model's site and preset names."""
         return SiteRegistry(self.arch, self.sites(), presets_dir)
@@ -240,8 +285,9 @@ class ModelAdapter(ABC):
             yield
 
     @contextmanager
-    def steer(self, controller: Any) -> Iterator[Any]:
-        """Steer every :meth:`generate` inside the block with ``controller``.
+    def steer(self, controller: Any, *more: Any) -> Iterator[Any]:
+        """Steer every :meth:`generate` inside the block with ``controller`` (several: their signed sum,
+        :mod:`tada.steering.compose`).
 
         The controller is checked against this model first (arch, sites, widths, steps); leaving the
         block removes every hook, also after an exception. Nesting is refused.
@@ -249,8 +295,12 @@ class ModelAdapter(ABC):
         if self.__dict__.get("_controller") is not None:
             raise TadaError(
                 f"steer() is already active with {type(self._controller).__name__}; nested steering is not "
-                "supported: leave the first block (several concepts at once come with multi-concept steering)"
+                "supported: leave the first block, or pass several controllers to one steer()"
             )
+        if more:
+            from tada.steering.compose import compose
+
+            controller = compose(controller, *more)
         controller.bind(self)
         self._controller = controller
         try:

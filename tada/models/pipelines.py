@@ -71,11 +71,17 @@ class PipelineAdapter(ModelAdapter):
         return cls.pipeline_class.from_pretrained(path, dtype=dtype)
 
     def call_kwargs(self, seeds: Sequence[int], config: GenerationConfig) -> dict[str, Any]:
-        """Pipeline-call arguments every adapter passes: steps, guidance, per-clip generators, the step clock."""
+        """Pipeline-call arguments every adapter passes: steps, guidance, the noise (per-clip generators, or
+        the reference's latents under ``noise: reference``), the step clock."""
+        latents = self.initial_noise(seeds, config)
+        noise: dict[str, Any] = {"generator": self.generators(seeds)}
+        if latents is not None:
+            spec = config.reference_noise
+            noise = {"latents": latents, "generator": spec.generator(min(seeds), config.noise_rows, self.noise_device)}
         return {
             "num_inference_steps": config.steps,
             "guidance_scale": config.guidance_scale,
-            "generator": self.generators(seeds),
+            **noise,
             "output_type": "np",
             "callback": self._tick,
             "callback_steps": 1,
@@ -85,3 +91,7 @@ class PipelineAdapter(ModelAdapter):
     @property
     def denoiser(self) -> nn.Module:
         return getattr(self.pipe, self.denoiser_attr)
+
+    @property
+    def noise_device(self) -> torch.device:
+        return torch.device(self.pipe._execution_device)

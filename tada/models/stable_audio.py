@@ -14,6 +14,7 @@ from diffusers import StableAudioPipeline
 from torch import nn
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding
+from tada.models.noise import ReferenceNoise
 from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
@@ -27,9 +28,17 @@ class StableAudioAdapter(PipelineAdapter):
 
     arch = "stable_audio"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
+    #: the reference's settings: patching (``configs/patch_config/stableaudio.yaml``) with the negative prompt,
+    #: 9 s clips and all noise from one CPU generator seeded 222; steering (``SteeredStableAudioPipeline``)
+    #: without a negative prompt, 10 s clips, chunks of 8 prompts drawn on the model's device from seed 2115 + chunk
     generation_presets = {
-        use: GenerationConfig(steps=100, guidance_scale=7.0, duration=9.0, negative_prompt=NEGATIVE_PROMPT)
-        for use in ("patching", "steering")
+        "patching": GenerationConfig(
+            steps=100, guidance_scale=7.0, duration=9.0, negative_prompt=NEGATIVE_PROMPT,
+            reference_noise=ReferenceNoise(222),
+        ),
+        "steering": GenerationConfig(
+            steps=100, guidance_scale=7.0, duration=10.0, reference_noise=ReferenceNoise(2115, chunk=8, device="model")
+        ),
     }
 
     pipeline_class = StableAudioPipeline
@@ -61,6 +70,11 @@ class StableAudioAdapter(PipelineAdapter):
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         tok = self.pipe.tokenizer
         return encode_text(tok, self.pipe.text_encoder, prompts, tok.model_max_length, self.pipe._execution_device)
+
+    def draw_noise(self, n: int, generator: torch.Generator, config: GenerationConfig) -> torch.Tensor:
+        """``randn`` of the DiT's full latent shape (the pipeline trims audio, not latents) in the pipeline's dtype."""
+        shape = (n, self.denoiser.config.in_channels, int(self.denoiser.config.sample_size))
+        return torch.randn(shape, generator=generator, device=generator.device, dtype=self.pipe.dtype)
 
     @torch.no_grad()
     def _sample(

@@ -9,16 +9,14 @@ The CFG mode says which pass is edited with which pass's vectors (STEERING.md, C
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from tada.interventions import Edit, SteerOutput, StepWindow
-from tada.models.base import Audio, GenerationConfig, ModelAdapter
-from tada.sites import Site
+from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
-from tada.steering.controller import ArtifactController
+from tada.steering.schedules import ActivationController
 
 #: CFG mode -> {edited pass: pass whose vectors it receives}
 CAA_MODES: dict[str, dict[str, str]] = {
@@ -47,15 +45,19 @@ def unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-class CAA(ArtifactController):
-    """Contrastive activation addition at the target sites (artifact: vectors ``[steps, 2, width]`` per site)."""
+class CAA(ActivationController):
+    """Contrastive activation addition at the target sites (artifact: vectors ``[steps, 2, width]`` per site;
+    strength schedules and the random control: :mod:`tada.steering.schedules`)."""
 
     method = "caa"
     modes = tuple(CAA_MODES)
 
-    def __init__(self, concept: Concept, tensors: dict[str, torch.Tensor], meta: dict[str, Any], renorm: bool = True, **kwargs: Any) -> None:
-        self.renorm = renorm
-        super().__init__(concept, tensors, meta, **kwargs)
+    @property
+    def sources(self) -> dict[str, str]:
+        return CAA_MODES[self.mode]
+
+    def site_vectors(self) -> dict[str, torch.Tensor]:
+        return {s.name: self.tensors[s.name] for s in self.sites}
 
     @classmethod
     def compute(
@@ -98,26 +100,8 @@ class CAA(ArtifactController):
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
 
-    def generate(self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig) -> Audio:
-        self.check_steps(config)
-        return super().generate(adapter, prompts, seeds, config)
-
-    def edits(
-        self, adapter: ModelAdapter, prompts: list[str], seeds: list[int], config: GenerationConfig
-    ) -> Mapping[Site, Edit]:
-        source = CAA_MODES[self.mode]
-        window = StepWindow(self.start_step, self.end_step)
-
-        def steer(vectors: torch.Tensor):
-            def fn(h: torch.Tensor, step: int, pass_name: str) -> torch.Tensor:
-                return add_and_renorm(h, vectors[step, PASS_INDEX[source[pass_name]]], self.alpha, self.renorm)
-
-            return fn
-
-        return {s: SteerOutput(steer(self.tensors[s.name]), tuple(source), window) for s in self.sites}
-
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "renorm": self.renorm, "artifact": {k: self.meta[k] for k in ("arch", "steps", "sites")}}
+        return {**super().describe(), "artifact": {k: self.meta[k] for k in ("arch", "steps", "sites")}}
 
 
 def stack_passes(means: dict[tuple[int, str], torch.Tensor], steps: int) -> torch.Tensor:

@@ -148,6 +148,11 @@ def check_reference_folder(folder: str | Path, files: tuple[str, ...] = ("concep
 
 def reference_concepts(folder: str | Path) -> dict[str, Concept]:
     """The reference's concepts from ``concept_prompts.csv`` in ``folder``."""
+    return dict(_reference_concepts(Path(folder).resolve()))
+
+
+@lru_cache(maxsize=4)  # a workflow asks once per job; the file is read once
+def _reference_concepts(folder: Path) -> dict[str, Concept]:
     table = pd.read_csv(check_reference_folder(folder) / "concept_prompts.csv")
     concepts = {}
     for name, rows in table.groupby("concept", sort=False):

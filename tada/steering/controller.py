@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -136,15 +136,22 @@ class Controller(ABC):
 class ArtifactController(Controller):
     """A controller whose method has a compute step; its result is an artifact of tensors + JSON."""
 
+    #: the artifact's tensor file (the reference's name where it has one)
+    tensors_file: ClassVar[str] = ARTIFACT_TENSORS
+    #: options of ``compute`` (a configuration's method options hold both; the controller gets the rest)
+    compute_options: ClassVar[tuple[str, ...]] = ()
+    #: the artifact is made for the sites it steers (one per arm), not once on every site and subset later
+    computed_per_arm: ClassVar[bool] = False
+
     def __init__(self, concept: Concept, tensors: dict[str, torch.Tensor], meta: dict[str, Any], **kwargs: Any) -> None:
         self.tensors, self.meta = tensors, meta
         super().__init__(concept, **kwargs)
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Write ``vectors.safetensors`` and ``config.json`` (the compute settings and provenance)."""
+        """Write the tensors (``vectors.safetensors``) and ``config.json`` (the compute settings and provenance)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(path / ARTIFACT_TENSORS))
+        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(path / self.tensors_file))
         meta = {**self.meta, "method": self.method, "concept": self.concept.name, "tada_version": package_version()}
         (path / ARTIFACT_CONFIG).write_text(json.dumps(meta, indent=1))
 
@@ -161,7 +168,11 @@ class ArtifactController(Controller):
         elif concept.name != meta["concept"]:
             raise ConfigError(f"{folder} was computed for concept '{meta['concept']}', not '{concept.name}'")
         kwargs.setdefault("target_layers", list(meta["sites"]))  # default: every site it was computed on
-        return cls(concept, load_file(str(folder / ARTIFACT_TENSORS)), meta, **kwargs)
+        return cls(concept, load_file(str(folder / cls.tensors_file)), meta, **kwargs)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload the artifact to the Hub repository ``repo_id`` (``kwargs``: token, private, commit_message)."""
+        return push_folder(self.save_pretrained, repo_id, **kwargs)
 
     def check(self, adapter: ModelAdapter) -> None:
         if self.meta["arch"] != adapter.arch:
@@ -195,6 +206,25 @@ def stored_concept(meta: dict[str, Any]) -> Concept:
         return profile(meta["arch"]).concept(meta["concept"])
     except ConfigError:
         return Concept(meta["concept"], meta["positive"], meta["negative"], templates=meta.get("templates", {}))
+
+
+def push_folder(
+    save: Callable[[Path], None],
+    repo_id: str,
+    token: str | None = None,
+    private: bool | None = None,
+    commit_message: str = "Upload tada steering artifact",
+) -> str:
+    """Write an artifact with ``save`` to a temporary folder and upload it to ``repo_id`` (created if
+    missing); returns the commit URL. ``from_pretrained(repo_id)`` reads it back."""
+    import tempfile
+
+    from huggingface_hub import create_repo, upload_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save(Path(tmp))
+        create_repo(repo_id, token=token, private=private, exist_ok=True)
+        return str(upload_folder(repo_id=repo_id, folder_path=tmp, token=token, commit_message=commit_message))
 
 
 def artifact_folder(path_or_id: str | Path) -> Path:

@@ -6,16 +6,24 @@ from pathlib import Path
 from typing import Any
 
 from tada.errors import ConfigError, unknown_name
+from tada.steering.austeer import AUSteer
 from tada.steering.caa import CAA
 from tada.steering.concepts import Concept
 from tada.steering.controller import ArtifactController, Controller
 from tada.steering.freesliders import FreeSliders
 from tada.steering.pci import PCI
+from tada.steering.sae import SAE
+from tada.steering.schedules import ActivationController
+from tada.steering.sliders import ConceptSliders
 from tada.steering.textemb import TextEmb
+from tada.steering.tokemb import TokEmb
 
 METHODS: dict[str, type[Controller]] = {"pci": PCI, "textemb": TextEmb, "freesliders": FreeSliders, "caa": CAA}
-#: arms of a protocol cell: every cross-attention site, or the localized preset
-ARMS: tuple[str, ...] = ("all", "loc")
+METHODS |= {"sliders": ConceptSliders, "sae": SAE}
+METHODS |= {"tokemb": TokEmb, "austeer": AUSteer}
+#: arms of a protocol cell: every cross-attention site, the localized preset, every site but the localized
+#: ones (the reference's "ablated"), or (activation methods) the random-direction control at the localized preset
+ARMS: tuple[str, ...] = ("all", "loc", "ablated", "random")
 
 
 def method_class(method: str) -> type[Controller]:
@@ -24,13 +32,37 @@ def method_class(method: str) -> type[Controller]:
     return METHODS[method]
 
 
+def has_random_control(method: str) -> bool:
+    """Whether ``method`` is an activation method, so its ``random`` arm exists."""
+    return issubclass(method_class(method), ActivationController)
+
+
 def needs_artifact(method: str) -> bool:
     """Whether ``method`` has a compute step whose artifact a sweep loads."""
     return issubclass(method_class(method), ArtifactController)
 
 
+def compute_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``method``'s compute step among a configuration's method options."""
+    cls = method_class(method)
+    return {k: v for k, v in options.items() if k in getattr(cls, "compute_options", ())}
+
+
 def cell_name(method: str, arm: str) -> str:
     return f"{method}_{arm}"
+
+
+def artifact_name(method: str, arm: str) -> str:
+    """The artifact a (method, arm) cell loads: the method's, shared by its arms, or the arm's own."""
+    cls = method_class(method)
+    if not issubclass(cls, ArtifactController):
+        raise ConfigError(f"{method} has no compute step; it steers directly")
+    return cell_name(method, arm) if cls.computed_per_arm else method
+
+
+def split_artifact(name: str) -> tuple[str, str | None]:
+    """``caa`` -> (``caa``, None); ``sliders_loc`` -> (``sliders``, ``loc``)."""
+    return (name, None) if name in METHODS else split_cell(name)
 
 
 def split_cell(cell: str) -> tuple[str, str]:
@@ -44,17 +76,32 @@ def split_cell(cell: str) -> tuple[str, str]:
 
 def make_controller(
     method: str, concept: Concept | None, target_layers: str | None = None, artifact: str | Path | None = None,
-    **options: Any,
+    arm: str | None = None, **options: Any,
 ) -> Controller:
     """The controller of ``method`` for ``concept`` at ``target_layers`` (loading ``artifact`` if it has one:
-    its concept and sites are the defaults)."""
+    its concept and sites are the defaults); arm ``random`` makes it the random-direction control."""
     cls = method_class(method)
+    if arm == "random" or options.get("random_control"):
+        if not has_random_control(method):
+            activation = [m for m in METHODS if has_random_control(m)]
+            raise ConfigError(f"{method} has no random-direction control (arm 'random'): only activation methods {activation} do")
+        options["random_control"] = True
+    if options.get("schedule") is not None and not has_random_control(method):
+        raise ConfigError(f"strength schedules are for activation methods; {method} takes start_step / end_step only")
     if target_layers is not None:
         options["target_layers"] = target_layers
     if issubclass(cls, ArtifactController):
+        settings = {k: options.pop(k) for k in list(options) if k in cls.compute_options}
         if artifact is None:
             raise ConfigError(f"{method} needs an artifact: compute it first (`tada compute --method {method}`)")
-        return cls.from_pretrained(artifact, concept, **options)
+        controller = cls.from_pretrained(artifact, concept, **options)
+        stale = {k: (controller.meta[k], v) for k, v in settings.items() if k in controller.meta and controller.meta[k] != v}
+        if stale:
+            raise ConfigError(
+                f"the {method} artifact {artifact} was computed with {', '.join(f'{k} {a}' for k, (a, _) in stale.items())}; "
+                f"the configuration asks for {', '.join(f'{k} {b}' for k, (_, b) in stale.items())}: recompute it"
+            )
+        return controller
     if concept is None:
         raise ConfigError(f"{method} needs a concept")
     return cls(concept, **options)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from tada.errors import ConfigError, unknown_name
 from tada.models import ARCHITECTURES
+from tada.sites import EXCEPT
 from tada.steering.concepts import (
     Concept,
+    check_reference_folder,
     mini_concept,
     mini_prompts,
     read_prompt_file,
@@ -22,6 +27,22 @@ from tada.steering.concepts import (
     reference_test_prompts,
 )
 from tada.world.attributes import SWAPS, VALUE_FAMILY
+
+#: the reference's concepts whose evaluation prompts are sung (the others use the preset's "[inst]")
+VOCAL_CONCEPTS = ("vocal_gender", "vocal_style")
+
+#: TokEmb words of the reference's concepts: (compute word, eval word, occurrence) (STEERING.md)
+REFERENCE_TOKEMB_WORDS: dict[str, tuple[str, str, str]] = {
+    "piano": ("piano", "instrument", "last"),
+    "violin": ("violin", "instrument", "last"),
+    "vocal_gender": ("vocal", "vocal", "last"),
+    "vocal_style": ("vocal", "vocal", "last"),
+    "guitar_electronic": ("guitar", "guitar", "last"),
+    "mood": ("song", "song", "first"),
+    "tempo": ("song", "song", "first"),
+    "rock_genre": ("song", "song", "first"),
+    "electronic_music": ("song", "song", "first"),
+}
 
 
 @dataclass
@@ -50,9 +71,23 @@ class ArchProfile:
         """Texts the alignment text is contrasted with (log-odds against them); none: cosine only."""
         return []
 
+    def lyrics(self, concept: str, n: int) -> list[str] | None:
+        """Lyrics of the first ``n`` evaluation prompts where the concept is sung; None: the preset's lyrics."""
+        return None
+
     def target_layers(self, arm: str) -> str:
-        """The preset of an arm: ``all``, or the localized preset (a name or a YAML path)."""
+        """The preset of an arm: ``all``, the localized preset (a name or a YAML path) or, ``ablated``,
+        every site but the localized ones."""
+        if arm == "ablated":
+            return f"{EXCEPT}{self.localized}"
         return "all" if arm == "all" else self.localized
+
+    def tokemb_words(self, concept: str) -> dict[str, Any]:
+        """TokEmb's compute word, eval words (the first one a prompt holds is steered) and occurrence."""
+        if concept not in REFERENCE_TOKEMB_WORDS:
+            raise unknown_name(f"TokEmb concept of '{self.arch}' (no words configured)", concept, REFERENCE_TOKEMB_WORDS)
+        compute, word, occurrence = REFERENCE_TOKEMB_WORDS[concept]
+        return {"compute_word": compute, "eval_words": [word], "occurrence": occurrence}
 
     def check_concept(self, name: str) -> None:
         if name not in self.concept_names():
@@ -82,6 +117,13 @@ class MiniProfile(ArchProfile):
     def alignment(self, concept: str) -> dict[str, str]:
         self.check_concept(concept)
         return {"mini": concept}
+
+    def tokemb_words(self, concept: str) -> dict[str, Any]:
+        """The value's own token (vs its counterpart's) for the direction; applied at "instrument" for an
+        instrument (neutral captions say "an instrument"), else at the template's noun "track" / "recording"."""
+        self.check_concept(concept)
+        words = ["instrument"] if VALUE_FAMILY[concept] == "instrument" else ["track", "recording"]
+        return {"compute_word": concept, "eval_words": words, "occurrence": "last"}
 
     def contrast(self, concept: str) -> list[str]:
         """The value's counterpart (``violin`` -> ``trumpet``): alignment is the log-odds along the steered axis."""
@@ -114,6 +156,13 @@ class ReferenceProfile(ArchProfile):
 
     def eval_prompts(self, concept: str, n: int) -> list[str]:
         return self._from_file(n) or reference_test_prompts(self._folder())[:n]
+
+    def lyrics(self, concept: str, n: int) -> list[str] | None:
+        """The reference's per-prompt lyrics (``test_lyrics.csv``) for the vocal concepts, else None ("[inst]")."""
+        if concept not in VOCAL_CONCEPTS:
+            return None
+        path = check_reference_folder(self._folder(), ("test_lyrics.csv",)) / "test_lyrics.csv"
+        return pd.read_csv(path).sort_values("index")["lyrics"].tolist()[:n]
 
 
 def profile(

@@ -21,7 +21,7 @@ from tada.manifest import MANIFEST_COLUMNS
 from tada.models import load_model
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.controller import ArtifactController, Controller
-from tada.steering.methods import cell_name, make_controller, method_class, needs_artifact
+from tada.steering.methods import cell_name, compute_options, make_controller, method_class, needs_artifact
 from tada.steering.pci import PCI, check_alpha
 from tada.steering.profiles import profile
 
@@ -47,10 +47,22 @@ def run_sweep(
     config: GenerationConfig | None = None,
     batch_size: int = 16,
     progress: bool = True,
+    lyrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Generate every (alpha, prompt, seed) under ``controller``; write the WAVs and the manifest."""
+    """Generate every (alpha, prompt, seed) under ``controller`` (``lyrics``: one per prompt, else the
+    config's); write the WAVs and the manifest.
+
+    Under ``noise: reference`` a clip's noise is row ``prompt index`` of the reference's one draw for the
+    whole prompt set (one seed per prompt), so prompt i gets the same noise as in the reference's run.
+    """
     config = config or adapter.generation_config("steering")
     alphas = check_alphas(controller, alphas, config.steps)
+    if lyrics is not None and len(lyrics) != len(prompts):
+        raise ConfigError(f"got {len(lyrics)} lyrics for {len(prompts)} prompts")
+    if config.noise == "reference":
+        if len(seeds) != 1:
+            raise ConfigError(f"noise: reference draws one clip per prompt; got {len(seeds)} seeds")
+        config = config.with_(noise_rows=config.noise_rows or len(prompts))
     out_dir = Path(out_dir)
     items = [(i, s) for i in range(len(prompts)) for s in seeds]
     batches = [items[b : b + batch_size] for b in range(0, len(items), batch_size)]
@@ -59,9 +71,11 @@ def run_sweep(
     with adapter.steer(controller), tqdm(total=len(batches) * len(alphas), desc=f"{name}/{cell}", disable=not progress) as bar:
         for batch in batches:
             texts, batch_seeds = [prompts[i] for i, _ in batch], [s for _, s in batch]
+            noise = [i for i, _ in batch] if config.noise == "reference" else batch_seeds  # reference: row = prompt
+            batch_config = config if lyrics is None else config.with_(lyrics=tuple(lyrics[i] for i, _ in batch))
             for alpha in alphas:
                 controller.set_alpha(alpha)
-                audio = adapter.generate(texts, batch_seeds, config)
+                audio = adapter.generate(texts, noise, batch_config)
                 for (i, seed), wave in zip(batch, audio.waveforms, strict=True):
                     path = f"wav/p{i:03d}_s{seed}_a{alpha:+g}.wav"
                     write_wav(out_dir / path, wave, audio.sample_rate)
@@ -79,11 +93,14 @@ def compute_artifact(
     method: str,
     out_dir: str | Path,
     *,
+    target_layers: str | None = None,
+    options: Mapping[str, Any] | None = None,
     compute_prompts: int | None = None,
     reference_prompts: str | None = None,
     load_options: Mapping[str, Any] | None = None,
 ) -> ArtifactController:
-    """Load ``arch`` once, compute ``method``'s artifact for ``concept`` on every site, save it to ``out_dir``."""
+    """Load ``arch`` once, compute ``method``'s artifact for ``concept`` (on every site, or ``target_layers``
+    for methods computed per arm) with the compute settings among ``options``; save it to ``out_dir``."""
     cls = method_class(method)
     if not issubclass(cls, ArtifactController):
         raise ConfigError(f"{method} has no compute step; it steers directly")
@@ -91,8 +108,11 @@ def compute_artifact(
     if compute_prompts is not None and hasattr(prof, "compute_prompts"):
         prof.compute_prompts = compute_prompts
     chosen = prof.concept(concept)
+    settings = compute_options(method, dict(options or {}))
+    if target_layers is not None:
+        settings["target_layers"] = target_layers
     adapter = load_model(arch, checkpoint, **dict(load_options or {}))
-    controller = cls.compute(adapter, chosen)
+    controller = cls.compute(adapter, chosen, **settings)
     controller.save_pretrained(out_dir)
     return controller
 
@@ -113,14 +133,18 @@ def sweep_cell(
     reference_prompts: str | None = None,
     options: Mapping[str, Any] | None = None,
     load_options: Mapping[str, Any] | None = None,
+    noise: str = "per_clip",
 ) -> pd.DataFrame:
-    """Load ``arch`` once and sweep one (concept, method, arm) cell (every name checked first)."""
+    """Load ``arch`` once and sweep one (concept, method, arm) cell (every name checked first) with the
+    arch's steering settings, the profile's lyrics and ``noise`` (``per_clip`` seeds or ``reference``)."""
     prof = profile(arch, localized=localized, reference_prompts=reference_prompts)
     chosen = prof.concept(concept)
     if needs_artifact(method) and artifact is None:
         raise ConfigError(f"{method} sweeps need the artifact computed for '{concept}'")
-    controller = make_controller(method, chosen, prof.target_layers(arm), artifact, **dict(options or {}))
+    controller = make_controller(method, chosen, prof.target_layers(arm), artifact, arm=arm, **dict(options or {}))
     prompts = prof.eval_prompts(concept, n_prompts)
+    lyrics = prof.lyrics(concept, n_prompts)
     adapter = load_model(arch, checkpoint, **dict(load_options or {}))
+    config = adapter.generation_config("steering").with_(noise=noise)
     cell = cell_name(method, arm)
-    return run_sweep(adapter, controller, prompts, list(range(n_seeds)), alphas, out_dir, cell)
+    return run_sweep(adapter, controller, prompts, list(range(n_seeds)), alphas, out_dir, cell, config, lyrics=lyrics)

@@ -8,10 +8,15 @@ they are listed here and reported in the README (the check fails on any other):
   neutral clips already sit at the scorer's floor for ``high`` (log-odds about -11): there is nothing
   left to lower. PCI toward ``high`` moves the register only when every step is switched (the register
   is set in the first step), so its intermediate alphas stay at that floor too.
-* CAA at *every* site: the blocks trained *not* to use the caption (tf0, tf3) learned to cancel caption
-  information, so their mean-difference vectors act against the concept (``happy``, ``high``, and
-  ``fast`` beyond alpha 0.3). The localized arm (the sites localization found) is monotone: the
-  paper's point, on a model whose ground truth we know.
+* Activation methods at *every* site (CAA, AUSteer, SAE ``_all``): the blocks trained *not* to use the
+  caption (tf0, tf3) learned to cancel caption information, so their directions act against the
+  concept. The localized arm (the sites localization found) is monotone for all three: the paper's
+  point, on a model whose ground truth we know.
+* Concept Sliders: the reference's objective (positive prompt against the *empty* prompt, anchored on the
+  negative set) trained for 100 iterations moves mini's alignment weakly and not always the right way
+  (mini's negative set is the opposite pole, where the reference's is neutral for instruments).
+* The ``random`` arms are controls: a random direction need not be monotone; each must score a lower
+  AUC than its method at the same (localized) sites.
 """
 
 from __future__ import annotations
@@ -26,15 +31,33 @@ import yaml
 from scipy.stats import spearmanr
 
 from tada.models import load_model
-from tada.steering.methods import cell_name
+from tada.steering.methods import cell_name, has_random_control
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["steering"]
-CELLS = [(c, cell_name(m, a)) for c in CONFIG["concepts"] for m in CONFIG["methods"] for a in CONFIG["arms"]]
+CELLS = [
+    (c, cell_name(m, a))
+    for c in CONFIG["concepts"]
+    for m in CONFIG["methods"]
+    for a in CONFIG["arms"]
+    if a != "random" or has_random_control(m)
+]
+STEERED = [(c, cell) for c, cell in CELLS if not cell.endswith("_random")]
 #: (concept, cell, direction) that the mini model cannot make monotone (see the module docstring)
-SATURATED = {(c, cell, -1) for c, cell in CELLS if c == "high"} | {("high", "pci_all", 1), ("high", "pci_loc", 1)}
-ANTI_CAUSAL = {(c, "caa_all", d) for c in ("happy", "high", "fast") for d in (1, -1)}
-KNOWN = SATURATED | ANTI_CAUSAL
+SATURATED = {(c, cell, -1) for c, cell in STEERED if c == "high"} | {("high", "pci_all", 1), ("high", "pci_loc", 1)}
+ANTI_CAUSAL = (
+    {("fast", "caa_all", 1), ("happy", "caa_all", 1), ("happy", "caa_all", -1), ("high", "caa_all", 1)}
+    | {("violin", "austeer_all", 1), ("fast", "austeer_all", 1), ("happy", "austeer_all", 1)}
+    | {("happy", "austeer_all", -1), ("high", "austeer_all", 1), ("fast", "sae_all", 1), ("high", "sae_all", 1)}
+)
+WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_all", -1), ("violin", "sliders_loc", -1)} | {
+    ("fast", "sliders_loc", 1), ("fast", "sliders_loc", -1), ("happy", "sliders_loc", 1), ("high", "sliders_all", 1)
+}
+KNOWN = SATURATED | ANTI_CAUSAL | WEAK_SLIDERS
+#: cells whose protocol AUC is not positive on mini, for the reasons above
+KNOWN_NEGATIVE_AUC = {("happy", "caa_all"), ("high", "caa_all"), ("fast", "austeer_all"), ("happy", "austeer_all")} | {
+    ("high", "austeer_all"), ("high", "sae_all"), ("fast", "sliders_loc")
+}
 MIN_SPEARMAN = 0.9
 
 
@@ -45,7 +68,7 @@ def direction_spearman(curve: pd.DataFrame, sign: int) -> float:
 
 def test_alignment_follows_alpha_in_each_direction(run_result) -> None:
     failing = set()
-    for concept, cell in CELLS:
+    for concept, cell in STEERED:
         curve = pd.read_csv(run_result(f"protocol/mini/{concept}/{cell}/per_alpha.csv"))
         for sign in (1, -1):
             rho = direction_spearman(curve, sign)
@@ -55,15 +78,17 @@ def test_alignment_follows_alpha_in_each_direction(run_result) -> None:
     assert not unexpected, f"alignment not monotone in alpha (Spearman < {MIN_SPEARMAN}): {sorted(unexpected)}"
 
 
-def test_protocol_aucs_are_positive(run_result) -> None:
+def test_protocol_aucs_are_positive_and_above_the_random_controls(run_result) -> None:
     table = pd.read_csv(run_result("protocol/mini/tables.csv"))
-    cells = table[table["concept"] != "average"]
-    assert len(cells) == len(CELLS)
-    known = {("happy", "caa_all"), ("high", "caa_all")}
-    bad = cells[(cells["auc_mini"] <= 0) & ~cells.apply(lambda r: (r["concept"], r["cell"]) in known, axis=1)]
-    assert bad.empty, bad[["concept", "cell", "auc_mini"]].to_string()
-    localized = cells[cells["cell"].str.endswith("_loc")]
-    assert (localized["auc_mini"] > 0).all(), localized[["concept", "cell", "auc_mini"]].to_string()
+    cells = table[table["concept"] != "average"].set_index(["concept", "cell"])
+    assert sorted(cells.index) == sorted(CELLS)
+    auc = cells["auc_mini"]
+    steered = auc[[key for key in STEERED if key not in KNOWN_NEGATIVE_AUC]]
+    assert (steered > 0).all(), steered[steered <= 0].to_string()
+    for concept, cell in CELLS:
+        if cell.endswith("_random"):  # the control scores below its method at the same sites
+            method = cell.removesuffix("_random")
+            assert auc[concept, cell] < auc[concept, f"{method}_loc"], (concept, cell)
 
 
 @pytest.mark.parametrize("cell", sorted({cell for _, cell in CELLS}))

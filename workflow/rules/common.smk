@@ -10,7 +10,8 @@ from tada.protocol import reference_data
 from tada.protocol.tables import REFERENCE_CELLS
 from tada.steering.methods import ARMS as STEERING_ARMS
 from tada.steering.methods import METHODS as STEERING_METHODS
-from tada.steering.methods import cell_name, needs_artifact
+from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact
+from tada.steering.grids import reference_grids
 from tada.steering.profiles import profile
 from tada.world.attributes import VALUE_FAMILY
 
@@ -27,6 +28,16 @@ MINI_SCORER = f"{MINI}/scorer/config.json"
 
 wildcard_constraints:
     arch="|".join(ARCHITECTURES),
+
+
+def per_arch(value, arch):
+    """A config value set for every arch (a list) or per arch (a mapping; ``default`` for the rest)."""
+    return value.get(arch, value.get("default", [])) if isinstance(value, dict) else value
+
+
+def model_card_targets():
+    """The mini model card, when the mini model is localized or steered."""
+    return [f"{MINI}/model_card.md"] if "mini" in {*config["localization"]["archs"], *config["steering"]["archs"]} else []
 
 
 def checkpoint_of(arch):
@@ -90,8 +101,13 @@ LOC = f"{RESULTS}/localization"
 LOC_PUBLISHED = PUBLISHED_IN_ALL  # the published heatmaps are in `rule all`
 LOC_PUBLISHED_MODELS = ("ace", "audioldm2", "stableaudio")
 
+def features_of(arch):
+    """The localization features of ``arch`` (``localization.features``: a list or per arch)."""
+    return per_arch(LOCALIZATION["features"], arch)
+
+
 for _arch in LOCALIZATION["archs"]:
-    check_features(_arch, LOCALIZATION["features"])  # an unknown feature fails here, before any job
+    check_features(_arch, features_of(_arch))  # an unknown feature fails here, before any job
 
 
 def localization_sites(arch):
@@ -107,7 +123,7 @@ def localization_presets(arch):
 
 def localization_families(arch):
     """Attribute families of the configured features (mini world only)."""
-    return sorted({VALUE_FAMILY[f] for f in LOCALIZATION["features"]}) if arch == "mini" else []
+    return sorted({VALUE_FAMILY[f] for f in features_of(arch)}) if arch == "mini" else []
 
 
 def localization_targets(wildcards=None):
@@ -124,7 +140,8 @@ def localization_targets(wildcards=None):
 
 # --- steering: artifacts and sweeps ---
 STEERING = config["steering"]
-ARTIFACT_METHODS = [m for m in STEERING_METHODS if needs_artifact(m)]
+#: artifact folder names: a method's (shared by its arms) or, for methods computed per arm, ``method_arm``
+ARTIFACT_NAMES = sorted({artifact_name(m, a) for m in STEERING_METHODS if needs_artifact(m) for a in STEERING_ARMS})
 
 
 def steering_profile(arch):
@@ -133,19 +150,33 @@ def steering_profile(arch):
     return profile(arch, localized, STEERING.get("reference_prompts"))
 
 
+def concepts_of(arch):
+    return per_arch(STEERING["concepts"], arch)
+
+
+def methods_of(arch):
+    return per_arch(STEERING["methods"], arch)
+
+
+# steering.alphas: reference = the paper's grid per (arch, method, concept, arm), read from the reference data
+PAPER_GRIDS = reference_grids(STEERING["reference_prompts"]) if STEERING["alphas"] == "reference" else None
+
 for _arch in STEERING["archs"]:  # unknown names fail here, before any job (snakemake -n included)
-    for _concept in STEERING["concepts"]:
+    for _concept in concepts_of(_arch):
         steering_profile(_arch).check_concept(_concept)
-for _method in STEERING["methods"]:
-    if _method not in STEERING_METHODS:
-        raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
-    if _method not in STEERING["alphas"]:
-        raise ValueError(f"steering.alphas has no grid for method '{_method}'")
+    for _method in methods_of(_arch):
+        if _method not in STEERING_METHODS:
+            raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
+        if PAPER_GRIDS is None and _method not in STEERING["alphas"]:
+            raise ValueError(f"steering.alphas has no grid for method '{_method}'")
 
 
-def alpha_grid(method, concept):
-    """The alpha grid of a (method, concept): ``steering.alphas.<method>`` is a list, or a mapping of
-    concepts to lists with a ``default``."""
+def alpha_grid(arch, method, concept, arm):
+    """The alpha grid of a sweep: the paper's, or ``steering.alphas.<method>`` (a list, or a mapping of
+    concepts to lists with a ``default``)."""
+    if PAPER_GRIDS is not None:
+        rows = PAPER_GRIDS.query("arch == @arch and method == @method and concept == @concept and arm == @arm")
+        return rows.alphas.iloc[0]
     grid = STEERING["alphas"][method]
     return grid.get(concept, grid["default"]) if isinstance(grid, dict) else grid
 
@@ -157,17 +188,47 @@ def sweep_manifest(arch, concept, method, arm):
 def sweep_inputs(wildcards):
     """The model, the method's artifact (if it has a compute step) and the found localized preset."""
     inputs = {"model": model_inputs(wildcards.arch)}
+    if wildcards.arm == "random" and not has_random_control(wildcards.method):
+        raise ValueError(f"{wildcards.method} has no random-direction control: arm 'random' is for activation methods")
     if needs_artifact(wildcards.method):
-        inputs["artifact"] = f"{RESULTS}/steering/{wildcards.arch}/{wildcards.concept}/{wildcards.method}/config.json"
-    if wildcards.arm == "loc" and wildcards.arch == "mini":
-        inputs["localized"] = f"{LOC}/mini/localized.yaml"
+        name = artifact_name(wildcards.method, wildcards.arm)
+        inputs["artifact"] = f"{RESULTS}/steering/{wildcards.arch}/{wildcards.concept}/{name}"
+    inputs.update(localized_input(wildcards.arch, wildcards.arm))
     return inputs
+
+
+def localized_input(arch, arm):
+    """The preset localization found, for the arms that use it (mini: the ``loc`` arm is what it found)."""
+    return {"localized": f"{LOC}/mini/localized.yaml"} if arm in ("loc", "ablated", "random") and arch == "mini" else {}
+
+
+def artifact_inputs(wildcards):
+    """The model, and the found localized preset for an artifact computed on an arm's sites."""
+    _, arm = split_artifact(wildcards.artifact)
+    return {"model": model_inputs(wildcards.arch), **(localized_input(wildcards.arch, arm) if arm else {})}
+
+
+def artifact_sites(wildcards):
+    """The sites an artifact is computed on: every site, or its arm's for methods computed per arm."""
+    _, arm = split_artifact(wildcards.artifact)
+    if arm is None:
+        return None
+    localized = f"{LOC}/mini/localized.yaml" if wildcards.arch == "mini" else None
+    return profile(wildcards.arch, localized, STEERING.get("reference_prompts")).target_layers(arm)
 
 
 def steering_cells(arch):
     """(concept, cell) of every configured sweep of ``arch``."""
+    if PAPER_GRIDS is not None:  # the cells the paper has a grid for
+        rows = PAPER_GRIDS[(PAPER_GRIDS.arch == arch) & PAPER_GRIDS.method.isin(methods_of(arch))]
+        rows = rows[rows.concept.isin(concepts_of(arch)) & rows.arm.isin(STEERING["arms"])]
+        return [(r.concept, cell_name(r.method, r.arm)) for r in rows.itertuples()]
     return [
-        (c, cell_name(m, a)) for c in STEERING["concepts"] for m in STEERING["methods"] for a in STEERING["arms"]
+        (c, cell_name(m, a))
+        for c in concepts_of(arch)
+        for m in methods_of(arch)
+        for a in STEERING["arms"]
+        if a != "random" or has_random_control(m)  # the random control exists for activation methods only
     ]
 
 
@@ -210,3 +271,16 @@ def alignment_texts(arch, concept):
 
 def protocol_arch_inputs(wildcards):
     return [protocol_per_alpha(wildcards.arch, c, m) for c, m in protocol_cells(wildcards.arch)]
+
+
+# --- report: its own pages (workflow/rules/report.smk) ---
+REPORT = f"{RESULTS}/report"
+
+
+def report_targets():
+    """The report's own pages: per localized arch, per steered arch and per steered (arch, concept)."""
+    files = [f"{REPORT}/{arch}/localization_summary.html" for arch in LOCALIZATION["archs"]]
+    for arch in STEERING["archs"]:
+        files.append(f"{REPORT}/{arch}/protocol_tables.html")
+        files += [f"{REPORT}/{arch}/clips_{concept}.html" for concept in sorted({c for c, _ in steering_cells(arch)})]
+    return files

@@ -11,7 +11,7 @@ rule localization_pairs:
     output:
         f"{LOC}/{{arch}}/pairs.parquet",
     params:
-        features=LOCALIZATION["features"],
+        features=lambda w: features_of(w.arch),
         per_feature=LOCALIZATION["pairs_per_feature"],
         seed=config["world"]["seed"],
     conda:
@@ -43,12 +43,12 @@ for _arch in LOCALIZATION["archs"]:
         params:
             arch=_arch,
             presets=_presets,
-            checkpoint=checkpoint_of(_arch),
+            checkpoint=lambda w, arch=_arch: checkpoint_of(arch),  # a function: the mini path is a results prefix
             load=load_options(_arch),
             variant=LOCALIZATION["variant"],
             backwards=LOCALIZATION["reverse"],
             seeds_per_pair=LOCALIZATION["seeds_per_pair"],
-            results=RESULTS,  # the mini scorer's checkpoint lives under it
+            results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
             clap=config.get("protocol", {}).get("checkpoints", {}).get("clap"),
         threads: config["threads"]
         conda:
@@ -56,7 +56,7 @@ for _arch in LOCALIZATION["archs"]:
         log:
             f"{LOGS}/localization/{_arch}/{{feature}}.log",
         wildcard_constraints:
-            feature="|".join(LOCALIZATION["features"]),
+            feature="|".join(features_of(_arch)),
         script:
             "../scripts/localization_feature.py"
 
@@ -66,15 +66,27 @@ rule localization_impact:
     input:
         scores=lambda w: expand(
             f"{LOC}/{w.arch}/{{feature}}/{{preset}}/scores.csv",
-            feature=LOCALIZATION["features"],
+            feature=features_of(w.arch),
             preset=localization_presets(w.arch),
         ),
         truth=lambda w: [MINI_MODEL] if w.arch == "mini" else [],
     output:
         impact=f"{LOC}/{{arch}}/impact.csv",
-        heatmap_png=f"{LOC}/{{arch}}/heatmap.png",
+        heatmap_png=report(
+            f"{LOC}/{{arch}}/heatmap.png",
+            caption="../report/localization_heatmap.rst",
+            category="Localization",
+            subcategory="{arch}",
+            labels={"figure": "heatmap"},
+        ),
         heatmap_pdf=f"{LOC}/{{arch}}/heatmap.pdf",
-        bars=f"{LOC}/{{arch}}/impact_bars.png",
+        bars=report(
+            f"{LOC}/{{arch}}/impact_bars.png",
+            caption="../report/localization_bars.rst",
+            category="Localization",
+            subcategory="{arch}",
+            labels={"figure": "impact per site"},
+        ),
         preset=f"{LOC}/{{arch}}/localized.yaml",
         summary=f"{LOC}/{{arch}}/summary.md",
     params:

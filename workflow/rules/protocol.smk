@@ -1,5 +1,5 @@
 # Evaluation protocol: the published tables rebuilt from the frozen CSVs, and
-# sweep -> per-clip metrics -> per-alpha curves -> protocol tables and plots.
+# sweep -> per-clip metrics and per-alpha curves -> protocol tables and plots.
 # Config: reference.{published, published_url, fetch} (the frozen CSVs: a local copy, or
 # downloaded and SHA-256-checked by rule fetch_published_reference), protocol.{published_axes,
 # window_seconds}; optional
@@ -42,12 +42,14 @@ rule published_tables:
 
 
 rule protocol_metrics:
-    """Per-clip alignment to the concept text (the arch's scorer) and LPAPS vs the alpha=0 clip."""
+    """Per-clip alignment to the concept text (the arch's scorer) and LPAPS vs the alpha=0 clip, and their
+    per-alpha means over prompts and seeds."""
     input:
         manifest=f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/manifest.csv",
         scorer=lambda w: scorer_inputs(w.arch),
     output:
-        f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",
+        metrics=f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",
+        per_alpha=f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/per_alpha.csv",
     params:
         results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
         alignment=lambda w: alignment_texts(w.arch, w.concept),
@@ -66,24 +68,6 @@ rule protocol_metrics:
     threads: config.get("threads", 1)
     script:
         "../scripts/protocol_metrics.py"
-
-
-rule protocol_per_alpha:
-    """Per-alpha means over prompts and seeds."""
-    input:
-        f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",
-    output:
-        f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/per_alpha.csv",
-    conda:
-        "../../envs/tada.yaml"
-    log:
-        f"{RESULTS}/logs/protocol/{{arch}}/{{concept}}/{{method}}/per_alpha.log",
-    wildcard_constraints:
-        arch="[^/]+",
-        concept="[^/]+",
-        method="[^/]+",
-    script:
-        "../scripts/protocol_per_alpha.py"
 
 
 rule protocol_cell_table:
@@ -113,8 +97,20 @@ rule protocol_tables:
         csv=f"{RESULTS}/protocol/{{arch}}/tables.csv",
         md=f"{RESULTS}/protocol/{{arch}}/tables.md",
         tex=f"{RESULTS}/protocol/{{arch}}/tables.tex",
-        alignment=f"{RESULTS}/protocol/{{arch}}/alignment_vs_lpaps.png",
-        gain=f"{RESULTS}/protocol/{{arch}}/gain_auc.png",
+        alignment=report(
+            f"{RESULTS}/protocol/{{arch}}/alignment_vs_lpaps.png",
+            caption="../report/protocol_alignment.rst",
+            category="Steering protocol",
+            subcategory="{arch}",
+            labels={"figure": "alignment vs LPAPS"},
+        ),
+        gain=report(
+            f"{RESULTS}/protocol/{{arch}}/gain_auc.png",
+            caption="../report/protocol_gain.rst",
+            category="Steering protocol",
+            subcategory="{arch}",
+            labels={"figure": "gain AUC"},
+        ),
     conda:
         "../../envs/tada.yaml"
     log:

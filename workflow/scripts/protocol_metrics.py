@@ -1,4 +1,4 @@
-"""Snakemake script of rule protocol_metrics: per-clip alignment and LPAPS (+ extras) of a sweep."""
+"""Snakemake script of rule protocol_metrics: per-clip alignment and LPAPS (+ extras) of a sweep, per-alpha means."""
 
 import sys
 from pathlib import Path
@@ -7,6 +7,7 @@ import torch
 
 from tada.metrics.sweep import protocol_metrics
 from tada.models import adapter_class
+from tada.protocol.aggregate import per_alpha
 
 sm = snakemake  # noqa: F821
 sys.stdout = sys.stderr = open(sm.log[0], "w")
@@ -22,7 +23,8 @@ report = protocol_metrics(
     extras=list(sm.params.extras),
     checkpoints=dict(sm.params.checkpoints),
 )
-report.values.to_csv(sm.output[0], index=False)
+report.values.to_csv(sm.output.metrics, index=False)
+per_alpha(report.values).to_csv(sm.output.per_alpha, index=False)
 for name, error in report.errors.items():
     print(f"metric '{name}' not computed: {error}")
-print(f"wrote {len(report.values)} clips to {sm.output[0]}")
+print(f"wrote {len(report.values)} clips to {sm.output.metrics} and their means to {sm.output.per_alpha}")

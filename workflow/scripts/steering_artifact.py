@@ -1,7 +1,5 @@
 """Compute one steering artifact (rule ``steering_artifact``); errors go to the log."""
 
-from pathlib import Path
-
 from tada.logging import setup_job
 from tada.steering import compute_artifact
 
@@ -12,8 +10,10 @@ try:
         sm.wildcards.arch,
         sm.params.checkpoint,
         sm.wildcards.concept,
-        sm.wildcards.method,
-        Path(sm.output.config).parent,
+        sm.params.method,
+        sm.output[0],
+        target_layers=sm.params.sites,
+        options=dict(sm.params.options),
         compute_prompts=sm.params.compute_prompts,
         reference_prompts=sm.params.reference_prompts,
         load_options=sm.params.load_options,
@@ -21,4 +21,4 @@ try:
 except Exception:
     log.exception("artifact computation failed")
     raise
-log.info("wrote the %s artifact of '%s' over %d sites", sm.wildcards.method, sm.wildcards.concept, len(controller.meta["sites"]))
+log.info("wrote the %s artifact of '%s' over %d sites", sm.wildcards.artifact, sm.wildcards.concept, len(controller.meta["sites"]))

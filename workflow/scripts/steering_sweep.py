@@ -18,11 +18,12 @@ try:
         n_prompts=sm.params.prompts,
         n_seeds=sm.params.seeds,
         alphas=list(sm.params.alphas),
-        artifact=Path(sm.input.artifact).parent if "artifact" in sm.input.keys() else None,
+        artifact=sm.input.artifact if "artifact" in sm.input.keys() else None,
         localized=sm.input.localized if "localized" in sm.input.keys() else None,
         reference_prompts=sm.params.reference_prompts,
         options=dict(sm.params.options),
         load_options=sm.params.load_options,
+        noise=sm.params.noise,
     )
 except Exception:
     log.exception("sweep failed")

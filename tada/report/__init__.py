@@ -1,0 +1,1 @@
+"""Pages for the Snakemake report: playable steering clips and Markdown tables as HTML."""
