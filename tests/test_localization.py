@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
@@ -369,3 +370,21 @@ def test_one_cell_builds_only_its_cone(tmp_path: Path) -> None:
 
 
 # the trained mini models' localization is checked on the default run's results: tests/default_run
+
+
+def test_cells_draw_the_reference_noise_of_a_feature(tmp_path: Path) -> None:
+    """``noise: reference``: a feature's clips start from rows ``pair * seeds_per_pair + j`` of one draw for
+    all its pairs, exactly the clips generated from that draw directly."""
+    adapter = tiny.tiny_stable_audio()
+    adapter.generation_presets = {"patching": adapter.generation_config("patching", steps=2).with_(duration=None)}
+    pairs = PAIRS[PAIRS.original_feature == "violin"].head(2)
+    write_cells(adapter, ConstantScorer(), pairs, "violin", ["none"], tmp_path, seeds_per_pair=2, noise="reference")
+    manifest = pd.read_csv(tmp_path / "violin" / "none" / "manifest.csv")
+    assert manifest.seed.tolist() == [0, 1, 2, 3]
+    config = adapter.generation_config("patching", noise="reference", noise_rows=4)
+    direct = adapter.generate(manifest.generated.tolist(), manifest.seed.tolist(), config).waveforms
+    written = np.stack([sf.read(tmp_path / "violin" / "none" / f, dtype="float32", always_2d=True)[0].T
+                        for f in manifest.file])  # fmt: skip
+    np.testing.assert_allclose(written, direct, atol=1 / 2**14)  # 16-bit WAV
+    other = adapter.generate(manifest.generated.tolist(), manifest.seed.tolist(), config.with_(noise="per_clip"))
+    assert np.abs(other.waveforms - direct).max() > 1e-3  # per-clip seeds are other noise

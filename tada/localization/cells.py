@@ -35,14 +35,22 @@ def write_cells(
     patching: Patching = Patching(),
     seeds_per_pair: int = 1,
     batch_size: int = 16,
+    noise: str = "per_clip",
 ) -> dict[str, pd.DataFrame]:
     """Generate, write and score the cells of ``feature`` under each preset (one sweep); returns
-    each cell's scores."""
+    each cell's scores.
+
+    ``noise: reference`` draws the feature's latents as the reference does: ``seeds_per_pair`` latents
+    per prompt from one generator for all its prompts (clip seed ``pair * seeds_per_pair + j`` is its row).
+    """
     check_features(adapter.arch, [feature])
     table = clips(pairs[pairs.original_feature == feature], seeds_per_pair)
     if table.empty:
         raise ConfigError(f"no prompt pairs for feature '{feature}'")
-    patcher = Patcher(adapter, patching=patching, batch_size=batch_size)
+    config = adapter.generation_config("patching").with_(noise=noise)
+    if noise == "reference":
+        config = config.with_(noise_rows=len(table))
+    patcher = Patcher(adapter, config=config, patching=patching, batch_size=batch_size)
     patcher.resolve(presets)
     text = concept_text(adapter.arch, feature)
     parts: dict[str, list[pd.DataFrame]] = {p: [] for p in presets}
@@ -86,6 +94,7 @@ def run_cells(
     scorer_loader: Callable[[], AudioTextScorer],
     patching: Patching = Patching(),
     seeds_per_pair: int = 1,
+    noise: str = "per_clip",
 ) -> dict[str, pd.DataFrame]:
     """Load the model and scorer (``scorer_loader()``) once and write the cells of ``feature``.
 
@@ -100,4 +109,4 @@ def run_cells(
     registry = adapter.registry()
     for preset in presets:
         patching.sites(registry, preset)
-    return write_cells(adapter, scorer_loader(), pairs, feature, presets, root, patching, seeds_per_pair)
+    return write_cells(adapter, scorer_loader(), pairs, feature, presets, root, patching, seeds_per_pair, noise=noise)

@@ -22,6 +22,7 @@ cells = run_cells(
     lambda: load_scorer(adapter_class(arch).scorer, sm.params.results, sm.params.clap),
     Patching(sm.params.variant, sm.params.backwards),
     sm.params.seeds_per_pair,
+    noise=sm.params.noise,
 )
 for preset, scores in cells.items():
     log.info("%s / %s / %s: %d clips, mean score %.4f", arch, feature, preset, len(scores), scores.score.mean())
