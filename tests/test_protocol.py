@@ -211,7 +211,8 @@ def test_published_cli_and_other_axes(tmp_path: Path) -> None:
 
 
 def _write_metrics(results: Path) -> None:
-    """Sweeps of two cells with ready per-clip metrics (the scorer-free part of the chain)."""
+    """Sweeps of two cells with ready per-clip metrics and their per-alpha means (the scorer-free part of
+    the chain)."""
     (results / "mini" / "scorer").mkdir(parents=True)
     (results / "mini" / "scorer" / "config.json").write_text("{}")
     for method, gain in (("pci_all", 0.05), ("caa_loc", 0.1)):
@@ -229,6 +230,7 @@ def _write_metrics(results: Path) -> None:
         metrics = manifest.assign(mini=0.3 + gain * manifest["alpha"], lpaps=manifest["alpha"].abs() * (1 + gain))
         time.sleep(0.01)
         metrics.to_csv(out / "metrics.csv", index=False)
+        per_alpha(metrics).to_csv(out / "per_alpha.csv", index=False)  # what protocol_metrics writes with it
 
 
 @pytest.mark.slow

@@ -41,9 +41,9 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"mini": {"semantic_layers": [1]}}, "semantic_layers"),  # unknown key
         ({"localization": {"variant": "sideways"}}, "sideways"),  # bad value
         ({"threads": 0}, "threads"),
-        ({"steering": {"methods": ["caa", "sae"]}}, "sae"),  # a method that does not exist (yet)
+        ({"steering": {"methods": ["caa", "lora_steer"]}}, "lora_steer"),  # a method that does not exist
         ({"steering": {"concepts": ["violin", "cello"]}}, "cello"),  # not a concept of the mini world
-        ({"steering": {"arms": ["all", "ablated"]}}, "ablated"),
+        ({"steering": {"arms": ["all", "sideways"]}}, "sideways"),
         ({"steering": {"alphas": {"pci": [-4, 4]}}}, "alphas"),  # no alpha 0: no reference clips
     ],
 )
