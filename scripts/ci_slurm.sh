@@ -22,7 +22,9 @@ for f in "${upstream[@]}"; do
 done
 
 work=$(mktemp -d)
-cleanup() { "$root/scripts/slurm_local.sh" stop; rm -rf "$work"; }
+# a cluster that already answers (e.g. started by .ci/run for the tests) is left running
+if scontrol ping >/dev/null 2>&1; then ours=false; else ours=true; fi
+cleanup() { if $ours; then "$root/scripts/slurm_local.sh" stop; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
 # a copy of the checkout's files and of the upstream results, times kept, so that nothing upstream reruns
