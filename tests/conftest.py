@@ -1,8 +1,11 @@
-"""Shared test settings: offline hub, one torch thread, a small random-weight mini model."""
+"""Shared test settings: offline hub, one torch thread, a small random-weight mini model, checkout copies."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -21,3 +24,28 @@ def tiny_mini():
     vocab = ["violin", "trumpet", "flute", "xylophone", "fast", "slow", "happy", "sad", "a", "melody", "low", "high"]
     model = MiniTextToMusic(MiniConfig(vocab=vocab, num_layers=3, width=32, heads=2, n_freq=256, n_frames=32, steps=3))
     return MiniAdapter(model)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def copy_checkout():
+    """``copy_checkout(dest, link_results=False)``: this checkout's files (tracked and new, times kept), its
+    results (copied, or hard-linked when only read) and Snakemake's metadata, for workflow runs that must
+    not touch this checkout."""
+
+    def copy(dest: Path, link_results: bool = False) -> None:
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+            check=True,
+        ).stdout.decode().split("\0")  # fmt: skip
+        for name in filter(None, files):
+            if (ROOT / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, dest / name)
+        shutil.rmtree(dest / "results", ignore_errors=True)
+        shutil.copytree(ROOT / "results", dest / "results", copy_function=os.link if link_results else shutil.copy2)
+        shutil.copytree(ROOT / ".snakemake" / "metadata", dest / ".snakemake" / "metadata", dirs_exist_ok=True)
+
+    return copy

@@ -44,19 +44,6 @@ def _outs() -> list[str]:
     return [out for stage in stages.values() for out in stage["outs"]]
 
 
-def _copy_checkout(dest: Path) -> None:
-    """The checkout's files (tracked and new), its results and Snakemake's metadata, times kept."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    for folder in ("results", ".snakemake/metadata"):
-        shutil.copytree(ROOT / folder, dest / folder, dirs_exist_ok=True)
-
-
 def test_default_remote_is_a_local_folder_beside_the_checkout() -> None:
     config = (ROOT / ".dvc" / "config").read_text()
     remote = re.search(r"^\s*remote = (\S+)", config, re.M).group(1)
@@ -74,11 +61,11 @@ def test_stage_dependencies_exist() -> None:
 
 
 @pytest.mark.slow
-def test_push_delete_pull_leaves_nothing_to_rebuild(tmp_path: Path) -> None:
+def test_push_delete_pull_leaves_nothing_to_rebuild(tmp_path: Path, copy_checkout) -> None:
     if not (ROOT / "results" / "protocol" / "mini" / "tables.md").is_file():
         pytest.skip("needs the default run's results (make run)")
     repo = tmp_path / "tada"
-    _copy_checkout(repo)
+    copy_checkout(repo)
     before = _plan(repo, "--rerun-triggers", "mtime")
     if before != NOTHING:
         pytest.skip(f"the default run's results are not up to date, Snakemake would run:\n{before}")

@@ -125,27 +125,13 @@ def test_clips_page_plays_in_chromium(sweep: Path, tmp_path: Path) -> None:
     assert found["audio"] == 5 and found["playable"][0][1] == pytest.approx(1.0, abs=0.01)
 
 
-def _copy_checkout(dest: Path) -> None:
-    """The checkout's files (tracked and new), its results as hard links and Snakemake's metadata."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    shutil.rmtree(dest / "results", ignore_errors=True)
-    shutil.copytree(ROOT / "results", dest / "results", copy_function=os.link)
-    shutil.copytree(ROOT / ".snakemake" / "metadata", dest / ".snakemake" / "metadata")
-
-
 @pytest.mark.slow
 @needs_chromium
-def test_report_shows_figures_and_plays_clips(tmp_path: Path) -> None:
+def test_report_shows_figures_and_plays_clips(tmp_path: Path, copy_checkout) -> None:
     if not (ROOT / "results" / "protocol" / "mini" / "tables.md").is_file():
         pytest.skip("needs the default run's results (make run)")
     repo = tmp_path / "tada"
-    _copy_checkout(repo)
+    copy_checkout(repo, link_results=True)
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
     for built in ("report", "logs/report"):  # hard links: the report's jobs must write new files, not these
         shutil.rmtree(repo / "results" / built, ignore_errors=True)
