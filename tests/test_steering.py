@@ -18,7 +18,7 @@ import torch  # noqa: E402
 from tada.errors import ConfigError, TadaError, UnknownNameError  # noqa: E402
 from tada.interventions import Edit, RecordOutput, StepClock  # noqa: E402
 from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
-from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
+from tada.models.mini import MiniAdapter  # noqa: E402
 from tada.steering import CAA, PCI, Concept, FreeSliders, TextEmb, make_controller, mini_concept  # noqa: E402
 from tada.steering.concepts import edit_caption, mini_prompts  # noqa: E402
 from tada.testing import tiny  # noqa: E402
@@ -31,17 +31,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
 
-VOCAB = sorted(
-    {*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"}
-)
 STEPS = 3
 SEEDS = [0, 1]
 
 
 def tiny_mini() -> MiniAdapter:
-    torch.manual_seed(0)
-    config = MiniConfig(vocab=VOCAB, num_layers=3, width=32, heads=2, n_frames=8, n_samples=2048, steps=STEPS)
-    return MiniAdapter(MiniTextToMusic(config))
+    return tiny.tiny_mini_world(STEPS)
 
 
 BUILDERS = {
@@ -267,7 +262,7 @@ def test_artifact_refuses_another_model(tmp_path) -> None:
         CAA.from_pretrained(tmp_path / "caa", mini_concept("fast", 2))
     with pytest.raises(ConfigError, match="sampling steps"), adapter.steer(CAA.from_pretrained(tmp_path / "caa", alpha=1)):
         adapter.generate(mini_prompts("violin", 1), [0], adapter.generation_config("steering", steps=STEPS + 1))
-    wide = MiniAdapter(MiniTextToMusic(MiniConfig(vocab=VOCAB, num_layers=3, width=64, heads=2, n_frames=8, n_samples=2048, steps=STEPS)))
+    wide = tiny.tiny_mini_world(STEPS, width=64)
     with pytest.raises(ConfigError, match="width"):
         wide.steer(CAA.from_pretrained(tmp_path / "caa", target_layers="tf0")).__enter__()
 

@@ -16,7 +16,7 @@ import torch  # noqa: E402
 from tada.cli import main  # noqa: E402
 from tada.errors import ConfigError  # noqa: E402
 from tada.interventions import RecordOutput, StepWindow  # noqa: E402
-from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
+from tada.models.mini import MiniAdapter  # noqa: E402
 from tada.steering import CAA, PCI, mini_concept  # noqa: E402
 from tada.steering.austeer import AUSteer  # noqa: E402
 from tada.steering.compose import Composite  # noqa: E402
@@ -24,11 +24,11 @@ from tada.steering.concepts import edit_caption, mini_prompts  # noqa: E402
 from tada.steering.methods import make_controller  # noqa: E402
 from tada.steering.schedules import schedule_weight  # noqa: E402
 from tada.steering.sweep import run_sweep  # noqa: E402
+from tada.testing import tiny  # noqa: E402
 from tada.world.attributes import SWAPS  # noqa: E402
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
-VOCAB = sorted({*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"})
 STEPS = 4
 SEEDS = [0, 1]
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def adapter() -> MiniAdapter:
-    torch.manual_seed(0)
-    config = MiniConfig(vocab=VOCAB, num_layers=3, width=32, heads=2, n_frames=8, n_samples=2048, steps=STEPS)
-    return MiniAdapter(MiniTextToMusic(config))
+    return tiny.tiny_mini_world(STEPS)
 
 
 @pytest.fixture(scope="module")

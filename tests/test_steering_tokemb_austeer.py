@@ -17,14 +17,13 @@ import torch  # noqa: E402
 
 from tada.errors import ConfigError  # noqa: E402
 from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
-from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
+from tada.models.mini import MiniAdapter  # noqa: E402
 from tada.steering import Concept, mini_concept  # noqa: E402
 from tada.steering.austeer import AUSteer, top_k_mask  # noqa: E402
 from tada.steering.compose import Composite  # noqa: E402
 from tada.steering.concepts import mini_prompts  # noqa: E402
 from tada.steering.tokemb import TokEmb, compute_pairs  # noqa: E402
 from tada.testing import tiny  # noqa: E402
-from tada.world.attributes import SWAPS  # noqa: E402
 
 torch.set_num_threads(1)
 pytestmark = [
@@ -32,16 +31,13 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
 
-VOCAB = sorted({*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"})
 STEPS = 2
 SEEDS = [0, 1]
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_mini() -> MiniAdapter:
-    torch.manual_seed(0)
-    config = MiniConfig(vocab=VOCAB, num_layers=3, width=32, heads=2, n_frames=8, n_samples=2048, steps=STEPS)
-    return MiniAdapter(MiniTextToMusic(config))
+    return tiny.tiny_mini_world(STEPS)
 
 
 BUILDERS = {
@@ -214,7 +210,7 @@ def test_artifacts_refuse_another_model(tmp_path) -> None:
     TokEmb.compute(adapter, mini_concept("violin", 2)).save_pretrained(tmp_path / "tokemb")
     with pytest.raises(ConfigError, match="'mini', not 'stable_audio'"):
         tiny.tiny_stable_audio().steer(TokEmb.from_pretrained(tmp_path / "tokemb")).__enter__()
-    wide = MiniAdapter(MiniTextToMusic(MiniConfig(vocab=VOCAB, num_layers=3, text_dim=32, width=32, heads=2, n_frames=8, n_samples=2048, steps=STEPS)))
+    wide = tiny.tiny_mini_world(STEPS, text_dim=32)
     with pytest.raises(ConfigError, match="text encoder has width 32"):
         wide.steer(TokEmb.from_pretrained(tmp_path / "tokemb")).__enter__()
     AUSteer.compute(adapter, mini_concept("violin", 2)).save_pretrained(tmp_path / "austeer")

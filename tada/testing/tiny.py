@@ -1,4 +1,4 @@
-"""Tiny random-weight pipelines of the real architectures, and their full-size structures on ``meta``.
+"""Tiny random-weight pipelines of the real architectures and of mini, and their full-size structures on ``meta``.
 
 The tiny pipelines use the dummy components of diffusers' own pipeline tests (Stable Audio,
 AudioLDM2, ACE-Step 1.5) with tokenizers built locally, so nothing is downloaded; each builder
@@ -7,6 +7,8 @@ denoiser configs without allocating weights, to check module names and counts.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from diffusers import (
@@ -49,8 +51,10 @@ from transformers import (
 
 from tada.models.ace_step import AceStep15Adapter, AceStepV1Adapter
 from tada.models.audioldm2 import AudioLDM2Adapter
+from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic
 from tada.models.stable_audio import StableAudioAdapter
 from tada.models.structures import load_config
+from tada.world.attributes import SWAPS
 
 #: whole-word vocabulary of the tiny tokenizers: caption words and the features' counterfactual swaps
 WORDS = (
@@ -61,6 +65,19 @@ WORDS = (
     "singing instrumental low high quality average loud soft melody rhythm beat tempo"
 ).split()
 CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,:;!?'-#[]()"
+
+
+#: the words of the mini world's captions: a tiny mini model with it can steer the world's concepts
+MINI_WORLD_VOCAB: list[str] = sorted(
+    {*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"}
+)
+
+
+def tiny_mini_world(steps: int = 3, **config: Any) -> MiniAdapter:
+    """A random-weight 3-block mini model over the world's caption words (``config`` overrides)."""
+    torch.manual_seed(0)
+    options = {"num_layers": 3, "width": 32, "heads": 2, "n_frames": 8, "n_samples": 2048} | config
+    return MiniAdapter(MiniTextToMusic(MiniConfig(vocab=MINI_WORLD_VOCAB, steps=steps, **options)))
 
 
 def t5_tokenizer(max_length: int) -> T5Tokenizer:
