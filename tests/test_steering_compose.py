@@ -199,7 +199,10 @@ def test_sweep_runner_and_cli_accept_several_controllers(adapter, caa, tmp_path,
     assert out.is_file()
     assert main(["generate", *common, *steer, "--compose", "pci", str(tmp_path / "fast"), "2", "--out", str(tmp_path / "x.wav")]) == 2
     assert "pci cannot be composed" in capsys.readouterr().err and not (tmp_path / "x.wav").exists()
-    sweep = ["sweep", "--arch", "mini", "--checkpoint", str(tmp_path / "model"), "--prompts", "1", "--alphas", "0", "1"]
+    (tmp_path / "localized.yaml").write_text("sites: [tf1]\n")  # the `loc` sites the random arm steers
+    (tmp_path / "options.yaml").write_text(f"localized: {tmp_path / 'localized.yaml'}\n")
+    sweep = ["sweep", "--arch", "mini", "--checkpoint", str(tmp_path / "model"), "--prompts", "1", "--alphas", "0", "1",
+             "--config", str(tmp_path / "options.yaml")]  # fmt: skip
     assert main([*sweep, "--method", "caa", "--artifact", str(tmp_path / "violin"), "--arm", "random", "--out", str(tmp_path / "r")]) == 0
     assert set(pd.read_csv(tmp_path / "r" / "manifest.csv")["method"]) == {"caa_random"}
     assert main([*sweep, "--method", "pci", "--concept", "violin", "--arm", "random", "--out", str(tmp_path / "p")]) == 2
