@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_steering import BUILDERS, SEEDS, VOCAB, real_concept, tiny_mini
+from test_steering import BUILDERS, SEEDS, real_concept, tiny_mini
 from test_steering_sliders import fake_hub
 
 from tada.errors import ConfigError
-from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic
 from tada.steering import SAE, ActivationCache, SiteSAEs, make_controller, mini_concept
 from tada.steering.concepts import mini_prompts
 from tada.steering.sae import TopKSAE, fvu
+from tada.testing.tiny import tiny_mini_world
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Should have:UserWarning"),
@@ -99,7 +99,7 @@ def test_bad_sae_input_fails_before_generating(tmp_path) -> None:
         SAE.from_pretrained(tmp_path / "sae", expansion=4)
     with pytest.raises(ConfigError, match="computed with expansion 2; the configuration asks for expansion 4"):
         make_controller("sae", concept, "tf0", tmp_path / "sae", expansion=4, k=4)
-    wide = MiniAdapter(MiniTextToMusic(MiniConfig(vocab=VOCAB, num_layers=3, width=64, heads=2, n_frames=8, n_samples=2048, steps=3)))
+    wide = tiny_mini_world(width=64)
     with pytest.raises(ConfigError, match="width 64"):
         wide.steer(SAE.from_pretrained(tmp_path / "sae", target_layers="tf0")).__enter__()
     with pytest.raises(ConfigError, match="top_k names sites"):
