@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -16,7 +18,7 @@ import torch  # noqa: E402
 
 from tada.errors import MissingCheckpointError, TadaError, UnknownNameError  # noqa: E402
 from tada.interventions import ReplaceConditioning, ZeroOutput  # noqa: E402
-from tada.models import adapter_class  # noqa: E402
+from tada.models import adapter_class, scorer_of  # noqa: E402
 from tada.models.ace_step import ACESTEP_INSTALL, AceStep15Adapter, AceStepV1Adapter, MissingPackageError  # noqa: E402
 from tada.models.audioldm2 import AudioLDM2Adapter  # noqa: E402
 from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
@@ -277,3 +279,15 @@ def test_ace_step_v1_without_its_package_says_how_to_install(tmp_path) -> None:
     with pytest.raises(MissingPackageError, match="pip install git\\+https://github.com/ace-step/ACE-Step") as err:
         AceStepV1Adapter.from_pretrained(str(tmp_path))
     assert isinstance(err.value, TadaError) and isinstance(err.value, ImportError)
+
+
+def test_scorer_lookup_needs_no_model_library() -> None:
+    """Scoring jobs ask which scorer an arch uses without importing diffusers (seconds per job)."""
+    code = (
+        "import sys; from tada.models import scorer_of; "
+        "print(scorer_of('mini'), scorer_of('stable_audio'), 'diffusers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["mini", "clap", "False"]
+    with pytest.raises(UnknownNameError, match="Did you mean 'mini'"):
+        scorer_of("minii")

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from tada.errors import ConfigError
-from tada.models import adapter_class
+from tada.models import scorer_of
 from tada.models.base import Audio
 from tada.scoring.base import AudioTextScorer
 
@@ -27,7 +27,7 @@ MIN_EFFECT = 1e-6
 
 def concept_text(arch: str, feature: str) -> str:
     """The text a clip of ``feature`` is scored against with the arch's scorer."""
-    return TEXT_TEMPLATES[adapter_class(arch).scorer].format(feature)
+    return TEXT_TEMPLATES[scorer_of(arch)].format(feature)
 
 
 def score_audio(scorer: AudioTextScorer, audio: Audio, texts: Sequence[str]) -> np.ndarray:

@@ -16,6 +16,9 @@ ARCHITECTURES: dict[str, str] = {
     "ace_step_v1": "tada.models.ace_step:AceStepV1Adapter",
     "ace_step_15": "tada.models.ace_step:AceStep15Adapter",
 }
+#: architecture name -> the audio-text scorer its clips are evaluated with (``tada.metrics.registry``);
+#: kept here, not on the adapter class, so that scoring jobs need not import the model's libraries
+SCORERS: dict[str, str] = {"mini": "mini"} | {arch: "clap" for arch in ARCHITECTURES if arch != "mini"}
 
 
 def adapter_class(arch: str) -> type[ModelAdapter]:
@@ -24,6 +27,13 @@ def adapter_class(arch: str) -> type[ModelAdapter]:
         raise unknown_name("architecture", arch, ARCHITECTURES)
     module, cls = ARCHITECTURES[arch].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def scorer_of(arch: str) -> str:
+    """The scorer ``arch``'s clips are evaluated with; an unknown name lists the valid ones."""
+    if arch not in SCORERS:
+        raise unknown_name("architecture", arch, ARCHITECTURES)
+    return SCORERS[arch]
 
 
 def load_model(arch: str, path_or_id: str, **kwargs: Any) -> ModelAdapter:
@@ -37,7 +47,9 @@ __all__ = [
     "GenerationConfig",
     "ModelAdapter",
     "PromptEncoding",
+    "SCORERS",
     "adapter_class",
     "load_model",
     "resolve_checkpoint",
+    "scorer_of",
 ]

@@ -121,8 +121,6 @@ class ModelAdapter(ABC):
     cfg_layout: ClassVar[CFGLayout] = "uncond_cond"
     #: reference generation settings, by use ("patching", "steering")
     generation_presets: ClassVar[dict[str, GenerationConfig]] = {}
-    #: the audio-text scorer its clips are evaluated with (``tada.metrics.registry``)
-    scorer: ClassVar[str] = "clap"
     #: why score-level access (extra denoiser passes) is unavailable, if it is
     no_score_access: ClassVar[str | None] = None
     #: True where the sampling loop calls ``clock.begin_call`` itself (no hook on the denoiser)

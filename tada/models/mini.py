@@ -148,7 +148,6 @@ class MiniAdapter(ModelAdapter):
     """Adapter of the built-in mini model."""
 
     arch = "mini"
-    scorer = "mini"
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
 
     def __init__(self, model: MiniTextToMusic, progress: bool = False) -> None:

@@ -6,7 +6,7 @@ from tada.localization.cells import run_cells
 from tada.localization.patching import Patching
 from tada.logging import setup_job
 from tada.metrics import load_scorer
-from tada.models import adapter_class
+from tada.models import scorer_of
 
 sm = snakemake  # noqa: F821
 log = setup_job(sm.log[0], sm.threads)
@@ -19,7 +19,7 @@ cells = run_cells(
     feature,
     sm.params.presets,
     Path(sm.output.manifests[0]).parents[2],
-    lambda: load_scorer(adapter_class(arch).scorer, sm.params.results, sm.params.clap),
+    lambda: load_scorer(scorer_of(arch), sm.params.results, sm.params.clap),
     Patching(sm.params.variant, sm.params.backwards),
     sm.params.seeds_per_pair,
     noise=sm.params.noise,

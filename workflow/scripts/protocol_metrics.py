@@ -6,14 +6,14 @@ from pathlib import Path
 import torch
 
 from tada.metrics.sweep import protocol_metrics
-from tada.models import adapter_class
+from tada.models import scorer_of
 from tada.protocol.aggregate import per_alpha
 
 sm = snakemake  # noqa: F821
 sys.stdout = sys.stderr = open(sm.log[0], "w")
 torch.set_num_threads(sm.threads)
 report = protocol_metrics(
-    scorer_kind=adapter_class(sm.wildcards.arch).scorer,
+    scorer_kind=scorer_of(sm.wildcards.arch),
     sweep_dir=Path(sm.input.manifest).parent,
     results_dir=sm.params.results,
     texts=dict(sm.params.alignment["texts"]),
