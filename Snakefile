@@ -19,6 +19,6 @@ rule all:
         localization_targets(),
         sweep_targets(),
         published_targets(),  # only with the reference data (reference.*), else one line says how
-        expand(f"{RESULTS}/protocol/{{arch}}/tables.md", arch=STEERING["archs"]),
+        expand(f"{RESULTS}/protocol/{{arch}}/{{table}}.md", arch=STEERING["archs"], table=["tables", "claims"]),
         report_targets(),  # the pages of `snakemake --report report.html`
     default_target: True

@@ -136,8 +136,9 @@ def test_report_shows_figures_and_plays_clips(tmp_path: Path, copy_checkout) -> 
     for built in ("report", "logs/report"):  # hard links: the report's jobs must write new files, not these
         shutil.rmtree(repo / "results" / built, ignore_errors=True)
     config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
-    pages = ["localization_summary.html", "protocol_tables.html", *(f"clips_{c}.html" for c in config["steering"]["concepts"])]
-    rules = ["report_clips", "report_localization_summary", "report_protocol_tables"]
+    pages = ["localization_summary.html", "protocol_tables.html", "protocol_claims.html"]
+    pages += [f"clips_{c}.html" for c in config["steering"]["concepts"]]
+    rules = ["report_clips", "report_localization_summary", "report_protocol_page"]
     # the results are the default run's: only the report's own pages may be built (mtime: hard links keep times)
     build = [SNAKEMAKE, "--cores", "1", "--rerun-triggers", "mtime", "--allowed-rules", *rules, "--"]
     out = subprocess.run(

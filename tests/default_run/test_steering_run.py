@@ -31,6 +31,7 @@ import yaml
 from scipy.stats import spearmanr
 
 from tada.models import load_model
+from tada.protocol.claims import CLAIMS, claim_verdicts
 from tada.steering.methods import cell_name, has_random_control
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,20 @@ def test_protocol_aucs_are_positive_and_above_the_random_controls(run_result) ->
         if cell.endswith("_random"):  # the control scores below its method at the same sites
             method = cell.removesuffix("_random")
             assert auc[concept, cell] < auc[concept, f"{method}_loc"], (concept, cell)
+
+
+def test_claims_page_recomputes_from_the_run_and_the_published_table(run_result) -> None:
+    """claims.csv is the claims of this run's table (and the published one's), and the page says them."""
+    verdicts = pd.read_csv(run_result("protocol/mini/claims.csv"))
+    ours = claim_verdicts(pd.read_csv(run_result("protocol/mini/tables.csv")), None)
+    mine = verdicts[verdicts["source"] == "ours"].reset_index(drop=True)
+    assert mine[["claim", "metric", "evidence"]].equals(ours[["claim", "metric", "evidence"]])
+    with_published = (ROOT / "results" / "published" / "tables_lpaps.csv").is_file()  # run with the reference data
+    assert set(verdicts["source"]) == ({"ours", "published"} if with_published else {"ours"})
+    page = run_result("protocol/mini/claims.md").read_text()
+    assert all(f"**{claim.key}**" in page for claim in CLAIMS)
+    # the controls of issue 10 hold on mini: localized beats all-site, a concept direction beats a random one
+    assert mine.set_index("claim").loc[["localization", "random_control"], "holds"].all()
 
 
 @pytest.mark.parametrize("cell", sorted({cell for _, cell in CELLS}))

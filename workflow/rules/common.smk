@@ -91,8 +91,12 @@ def published_input(name):
 
 def published_targets():
     """The published tables of every configured axis, when the reference data is to be used."""
-    axes = config["protocol"]["published_axes"] if PUBLISHED_IN_ALL else []
-    return [f"{RESULTS}/published/tables_{axis}.csv" for axis in axes]
+    return [f"{RESULTS}/published/tables_{axis}.csv" for axis in published_axes()]
+
+
+def published_axes():
+    """The preservation axes of the published tables, when the reference data is to be used."""
+    return config["protocol"]["published_axes"] if PUBLISHED_IN_ALL else []
 
 
 # --- localization ---
@@ -269,6 +273,11 @@ def alignment_texts(arch, concept):
     return {"texts": prof.alignment(concept), "contrast": prof.contrast(concept)}
 
 
+def claims_published_input():
+    """The published LPAPS table the claims are compared with, when the reference data is used."""
+    return [f"{RESULTS}/published/tables_lpaps.csv"] if "lpaps" in published_axes() else []
+
+
 def protocol_arch_inputs(wildcards):
     return [protocol_per_alpha(wildcards.arch, c, m) for c, m in protocol_cells(wildcards.arch)]
 
@@ -281,6 +290,6 @@ def report_targets():
     """The report's own pages: per localized arch, per steered arch and per steered (arch, concept)."""
     files = [f"{REPORT}/{arch}/localization_summary.html" for arch in LOCALIZATION["archs"]]
     for arch in STEERING["archs"]:
-        files.append(f"{REPORT}/{arch}/protocol_tables.html")
+        files += [f"{REPORT}/{arch}/protocol_{page}.html" for page in ("tables", "claims")]
         files += [f"{REPORT}/{arch}/clips_{concept}.html" for concept in sorted({c for c, _ in steering_cells(arch)})]
     return files

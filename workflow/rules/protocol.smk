@@ -119,3 +119,22 @@ rule protocol_tables:
         arch="[^/]+",
     script:
         "../scripts/protocol_tables.py"
+
+
+rule protocol_claims:
+    """The paper's central steering claims tested on the arch's table, beside the published table when the
+    reference data is used."""
+    input:
+        ours=f"{RESULTS}/protocol/{{arch}}/tables.csv",
+        published=claims_published_input(),
+    output:
+        csv=f"{RESULTS}/protocol/{{arch}}/claims.csv",
+        md=f"{RESULTS}/protocol/{{arch}}/claims.md",
+    conda:
+        "../../envs/tada.yaml"
+    log:
+        f"{RESULTS}/logs/protocol/{{arch}}/claims.log",
+    wildcard_constraints:
+        arch="[^/]+",
+    script:
+        "../scripts/protocol_claims.py"

@@ -53,22 +53,24 @@ rule report_localization_summary:
         "../scripts/report_markdown.py"
 
 
-rule report_protocol_tables:
-    """The protocol tables (AUC, smoothness, quality per cell and concept) as an HTML page."""
+rule report_protocol_page:
+    """A protocol page as HTML: the tables (AUC, smoothness, quality per cell and concept) or the claims."""
     input:
-        f"{RESULTS}/protocol/{{arch}}/tables.md",
+        f"{RESULTS}/protocol/{{arch}}/{{page}}.md",
     output:
         report(
-            f"{REPORT}/{{arch}}/protocol_tables.html",
-            caption="../report/protocol_tables.rst",
+            f"{REPORT}/{{arch}}/protocol_{{page}}.html",
+            caption="../report/protocol_{page}.rst",
             category="Steering protocol",
             subcategory="{arch}",
-            labels={"figure": "tables"},
+            labels={"figure": "{page}"},
         ),
     params:
-        title=lambda w: f"Steering protocol — {w.arch}",
+        title=lambda w: f"Steering protocol — {w.arch}" + (" — the paper's claims" if w.page == "claims" else ""),
     log:
-        f"{LOGS}/report/{{arch}}/protocol_tables.log",
+        f"{LOGS}/report/{{arch}}/protocol_{{page}}.log",
+    wildcard_constraints:
+        page="tables|claims",
     conda:
         "../../envs/tada.yaml"
     script:
