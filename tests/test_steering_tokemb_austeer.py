@@ -22,6 +22,8 @@ from tada.steering import Concept, mini_concept  # noqa: E402
 from tada.steering.austeer import AUSteer, top_k_mask  # noqa: E402
 from tada.steering.compose import Composite  # noqa: E402
 from tada.steering.concepts import mini_prompts  # noqa: E402
+from tada.steering.methods import make_controller  # noqa: E402
+from tada.steering.sae import SAE  # noqa: E402
 from tada.steering.tokemb import TokEmb, compute_pairs  # noqa: E402
 from tada.testing import tiny  # noqa: E402
 
@@ -247,3 +249,16 @@ def test_trained_mini_violin_alignment_follows_the_sign_of_alpha(method: str) ->
         return float((logits[:, 0] - logits[:, 1]).mean())
 
     assert log_odds(alpha) > log_odds(0.0) + 1 > log_odds(-alpha) + 2
+
+
+def test_reference_top_k_follows_concept_and_arm() -> None:
+    """``top_k: reference`` takes the reference's k per (concept, arm) (AUSteer) or per site (SAE)."""
+    assert AUSteer.reference_option("top_k", "violin", "all") == 256
+    assert AUSteer.reference_option("top_k", "violin", "loc") == 2048
+    assert AUSteer.reference_option("top_k", "violin", "random") == 2048  # the control uses the localized sites
+    assert SAE.reference_option("top_k", "mood", "loc") == {"tf6": 500, "tf7": 10}
+    fast = mini_concept("fast", 2)
+    with pytest.raises(ConfigError, match="no AUSteer top_k for concept 'fast'; it has .*'violin'"):
+        make_controller("austeer", fast, "tf1", None, arm="loc", top_k="reference")
+    with pytest.raises(ConfigError, match="caa has no reference value for option 'mode'"):
+        make_controller("caa", fast, "tf1", None, arm="loc", mode="reference")

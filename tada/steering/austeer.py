@@ -58,6 +58,16 @@ class AUSteer(ActivationController):
         self.top_k = top_k
         super().__init__(concept, tensors, meta, **kwargs)
 
+    @classmethod
+    def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
+        """``top_k: reference``: the reference's k for the concept, its ``all`` value for the all-site arms
+        (``all``, ``ablated``), its ``loc`` value for the localized ones (``loc``, ``random``)."""
+        if option != "top_k":
+            return super().reference_option(option, concept, arm)
+        if concept not in REFERENCE_TOP_K:
+            raise ConfigError(f"the reference has no AUSteer top_k for concept '{concept}'; it has {sorted(REFERENCE_TOP_K)}")
+        return REFERENCE_TOP_K[concept][0 if arm in ("all", "ablated") else 1]
+
     @property
     def sources(self) -> dict[str, str]:
         return {"cond": "cond"}

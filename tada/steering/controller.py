@@ -40,6 +40,10 @@ def package_version() -> str:
         return "unknown"
 
 
+#: an option configured as this takes the reference's per-concept value (``Controller.reference_option``)
+REFERENCE = "reference"
+
+
 class Controller(ABC):
     """A steering method bound to one concept; ``alpha`` is its signed strength."""
 
@@ -65,6 +69,11 @@ class Controller(ABC):
         self.sites: list[Site] = []
         self._recorded: dict[tuple, dict[str, PassConditioning]] = {}
         self.set_alpha(alpha)
+
+    @classmethod
+    def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
+        """The reference's per-concept value of ``option`` (configured as ``reference``) for ``arm``."""
+        raise ConfigError(f"{cls.method} has no reference value for option '{option}': set a number")
 
     # --- life cycle -------------------------------------------------------------------------
     def set_alpha(self, alpha: float) -> None:

@@ -9,7 +9,7 @@ from tada.errors import ConfigError, unknown_name
 from tada.steering.austeer import AUSteer
 from tada.steering.caa import CAA
 from tada.steering.concepts import Concept
-from tada.steering.controller import ArtifactController, Controller
+from tada.steering.controller import REFERENCE, ArtifactController, Controller
 from tada.steering.freesliders import FreeSliders
 from tada.steering.pci import PCI
 from tada.steering.sae import SAE
@@ -90,6 +90,10 @@ def make_controller(
         raise ConfigError(f"strength schedules are for activation methods; {method} takes start_step / end_step only")
     if target_layers is not None:
         options["target_layers"] = target_layers
+    for key in [k for k, v in options.items() if v == REFERENCE]:
+        if concept is None:
+            raise ConfigError(f"{method} option {key}: reference needs the concept it is looked up for")
+        options[key] = cls.reference_option(key, concept.name, arm)
     if issubclass(cls, ArtifactController):
         settings = {k: options.pop(k) for k in list(options) if k in cls.compute_options}
         if artifact is None:

@@ -43,6 +43,21 @@ from tada.steering.controller import ARTIFACT_CONFIG, artifact_folder, package_v
 from tada.steering.schedules import ActivationController
 
 SCORES: tuple[str, ...] = ("tfidf", "diff", "mean_pos")
+#: the reference's "holdout-optimal" top-k per concept at its SAE sites on ACE-Step (STEERING.md)
+REFERENCE_TOP_K: dict[str, dict[str, int]] = {
+    concept: {"tf6": tf6, "tf7": tf7}
+    for concept, (tf6, tf7) in {
+        "piano": (5, 20),
+        "mood": (500, 10),
+        "tempo": (20, 10),
+        "vocal_gender": (100, 5),
+        "vocal_style": (20, 20),
+        "guitar_electronic": (5, 50),
+        "violin": (20, 50),
+        "rock_genre": (50, 20),
+        "electronic_music": (100, 10),
+    }.items()
+}
 
 
 def resolve_sites(adapter: ModelAdapter, target_layers: str | Sequence[str]) -> list[Site]:
@@ -350,6 +365,15 @@ class SAE(ActivationController):
             raise ConfigError(f"this SAE artifact has expansion {meta['expansion']}, not {expansion}")
         self.top_k, self.score = (meta.get("top_k", 20) if top_k is None else top_k), score
         super().__init__(concept, tensors, meta, **kwargs)
+
+    @classmethod
+    def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
+        """``top_k: reference``: the reference's top-k per site (tf6, tf7) for the concept."""
+        if option != "top_k":
+            return super().reference_option(option, concept, arm)
+        if concept not in REFERENCE_TOP_K:
+            raise ConfigError(f"the reference has no SAE top_k for concept '{concept}'; it has {sorted(REFERENCE_TOP_K)}")
+        return REFERENCE_TOP_K[concept]
 
     @property
     def sources(self) -> dict[str, str]:
