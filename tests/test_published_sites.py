@@ -15,6 +15,7 @@ from torch import nn
 
 from tada.errors import ConfigError, UnknownNameError
 from tada.localization.layout import layer_names
+from tada.models import adapter_class
 from tada.models.ace_step import AceStepV1Adapter
 from tada.models.audioldm2 import AudioLDM2Adapter
 from tada.models.stable_audio import StableAudioAdapter
@@ -190,6 +191,13 @@ def test_reference_combination_presets_ship(arch: str) -> None:
         assert all(s.kind == "cross" for s in resolved)
     for name in registry.preset_files():  # every shipped preset resolves to whole layers or projections
         assert registry.resolve(name), name
+
+
+@pytest.mark.parametrize("arch", ["stable_audio", "audioldm2", "ace_step_v1", "ace_step_15"])
+def test_shipped_layer_lists_match_the_structures(arch: str) -> None:
+    """The layers a workflow plans with (data, no model library) are those of the arch's shipped structure."""
+    layers = [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(None)).layers]
+    assert layer_names(arch) == layers, f"update tada/models/structures/_layers.json: {arch}: {layers}"
 
 
 # another checkpoint's structure -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tada.errors import unknown_name
 from tada.models import ARCHITECTURES, adapter_class
-from tada.models.structures import StructureConfig
+from tada.models.structures import STRUCTURES_DIR, StructureConfig
 from tada.sites import PRESETS_DIR, Site, SiteRegistry
 
 
@@ -17,16 +17,25 @@ def layer_names(arch: str, mini_layers: int = 6, structure: StructureConfig | No
 
     The mini model's ``tf0..`` at its configured depth; for a real architecture, the layers of its
     adapter's full-size structure (``structure_sites``): the reference checkpoint's denoiser config
-    shipped in ``tada/models/structures/``, or ``structure`` (a checkpoint folder, a ``config.json`` or
-    a mapping) for another checkpoint of the architecture.
+    shipped in ``tada/models/structures/`` (its layers read from ``_layers.json``), or ``structure`` (a
+    checkpoint folder, a ``config.json`` or a mapping) for another checkpoint of the architecture.
     """
     if arch not in ARCHITECTURES:
         raise unknown_name("architecture", arch, ARCHITECTURES)
     if arch == "mini":
         return [f"tf{n}" for n in range(mini_layers)]
-    if structure is None or isinstance(structure, (str, Path)):
-        return list(_structure_layers(arch, None if structure is None else str(structure)))
+    if structure is None:
+        return shipped_layers()[arch]
+    if isinstance(structure, (str, Path)):
+        return list(_structure_layers(arch, str(structure)))
     return [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers]
+
+
+@lru_cache(maxsize=None)
+def shipped_layers() -> dict[str, list[str]]:
+    """The layers of each real architecture's shipped structure, as data (``structures/_layers.json``): a
+    workflow plans without importing the model libraries; a test checks them against the structures."""
+    return json.loads((STRUCTURES_DIR / "_layers.json").read_text())
 
 
 @lru_cache(maxsize=None)

@@ -26,8 +26,8 @@ StructureConfig = Union[str, os.PathLike, Mapping[str, Any]]
 
 
 def shipped() -> list[str]:
-    """Names of the structures shipped with the package."""
-    return sorted(p.stem for p in STRUCTURES_DIR.glob("*.json"))
+    """Names of the structures shipped with the package (``_layers.json`` holds their layers, not a structure)."""
+    return sorted(p.stem for p in STRUCTURES_DIR.glob("*.json") if not p.stem.startswith("_"))
 
 
 def load_config(config: StructureConfig, subfolder: str | None = None) -> dict[str, Any]:
