@@ -6,7 +6,7 @@
 # The slice, on top of a run's mini model, scorer and prompt pairs: the localization job of
 # feature violin (every preset), the CAA artifact of violin, its `all` sweep, and that sweep's protocol
 # metrics and per-alpha curve (the `loc` arm would pull in the whole localization through
-# localized.yaml). Run as root, after `make run` (or any run that made the upstream files):
+# localized.yaml; so the slice sweeps per cell, `steering.batch_arms: []`, as the GPU archs do). Run as root, after `make run` (or any run that made the upstream files):
 # scripts/ci_slurm.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +38,8 @@ copy() {
 run_slice() {
   copy "$work/$1"
   local start=$SECONDS
-  (cd "$work/$1" && HF_HUB_OFFLINE=1 "$bin/snakemake" --profile "profiles/$2" --rerun-triggers mtime -- "${targets[@]}") \
+  (cd "$work/$1" && HF_HUB_OFFLINE=1 "$bin/snakemake" --profile "profiles/$2" --rerun-triggers mtime \
+    --config 'steering={batch_arms: []}' -- "${targets[@]}") \
     > "$work/$1.log" 2>&1 || { tail -50 "$work/$1.log"; echo "ci_slurm: the $1 run failed" >&2; exit 1; }
   echo "ci_slurm: $1 run of the slice: $((SECONDS - start)) s"
 }

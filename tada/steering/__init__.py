@@ -14,7 +14,7 @@ from tada.steering.pci import PCI
 from tada.steering.profiles import profile
 from tada.steering.sae import SAE, ActivationCache, SiteSAEs
 from tada.steering.sliders import ConceptSliders
-from tada.steering.sweep import compute_artifact, run_sweep, sweep_cell
+from tada.steering.sweep import SweepCell, compute_artifact, run_sweep, sweep_cells
 from tada.steering.textemb import TextEmb
 from tada.steering.tokemb import TokEmb
 
@@ -29,6 +29,7 @@ __all__ = [
     "PCI",
     "SAE",
     "SiteSAEs",
+    "SweepCell",
     "ActivationCache",
     "ArtifactController",
     "Concept",
@@ -44,5 +45,5 @@ __all__ = [
     "reference_concepts",
     "run_sweep",
     "split_cell",
-    "sweep_cell",
+    "sweep_cells",
 ]

@@ -9,6 +9,7 @@ written last, so an interrupted sweep leaves none.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,34 +118,48 @@ def compute_artifact(
     return controller
 
 
-def sweep_cell(
+@dataclass(frozen=True)
+class SweepCell:
+    """One arm of a sweep job: where its clips go, its alphas and the artifact it loads (if any)."""
+
+    out_dir: str | Path
+    alphas: Sequence[float]
+    artifact: str | Path | None = None
+
+
+def sweep_cells(
     arch: str,
     checkpoint: str,
     concept: str,
     method: str,
-    arm: str,
-    out_dir: str | Path,
+    cells: Mapping[str, SweepCell],
     *,
     n_prompts: int,
     n_seeds: int,
-    alphas: Sequence[float],
-    artifact: str | Path | None = None,
     localized: str | None = None,
     reference_prompts: str | None = None,
     options: Mapping[str, Any] | None = None,
     load_options: Mapping[str, Any] | None = None,
     noise: str = "per_clip",
-) -> pd.DataFrame:
-    """Load ``arch`` once and sweep one (concept, method, arm) cell (every name checked first) with the
-    arch's steering settings, the profile's lyrics and ``noise`` (``per_clip`` seeds or ``reference``)."""
+) -> dict[str, pd.DataFrame]:
+    """Load ``arch`` once and sweep the (concept, method) cell of each arm in ``cells`` (every name and
+    artifact checked first) with the arch's steering settings, the profile's lyrics and ``noise``
+    (``per_clip`` seeds or ``reference``)."""
     prof = profile(arch, localized=localized, reference_prompts=reference_prompts)
     chosen = prof.concept(concept)
-    if needs_artifact(method) and artifact is None:
+    if needs_artifact(method) and any(cell.artifact is None for cell in cells.values()):
         raise ConfigError(f"{method} sweeps need the artifact computed for '{concept}'")
-    controller = make_controller(method, chosen, prof.target_layers(arm), artifact, arm=arm, **dict(options or {}))
+    controllers = {
+        arm: make_controller(method, chosen, prof.target_layers(arm), cell.artifact, arm=arm, **dict(options or {}))
+        for arm, cell in cells.items()
+    }
     prompts = prof.eval_prompts(concept, n_prompts)
     lyrics = prof.lyrics(concept, n_prompts)
     adapter = load_model(arch, checkpoint, **dict(load_options or {}))
     config = adapter.generation_config("steering").with_(noise=noise)
-    cell = cell_name(method, arm)
-    return run_sweep(adapter, controller, prompts, list(range(n_seeds)), alphas, out_dir, cell, config, lyrics=lyrics)
+    seeds = list(range(n_seeds))
+    return {
+        arm: run_sweep(adapter, controller, prompts, seeds, cells[arm].alphas, cells[arm].out_dir, cell_name(method, arm), config, lyrics=lyrics)
+        for arm, controller in controllers.items()
+    }
+

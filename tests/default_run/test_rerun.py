@@ -37,8 +37,8 @@ def test_one_cell_command_runs_only_that_cell(run_result) -> None:
     run_result(f"sweeps/{CELL}/manifest.csv")
     run = subprocess.run([*one_cell("-n")], cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert job_counts(run.stdout) == {
-        "sweep": 1, "protocol_metrics": 1, "protocol_tables": 1, "total": 3,
+    assert job_counts(run.stdout) == {  # mini sweeps a (concept, method)'s arms in one job: pci_all comes along
+        "sweep_mini_pci": 1, "protocol_metrics": 2, "protocol_tables": 1, "total": 4,
     }, run.stdout[-3000:]  # fmt: skip
     assert f"sweeps/{CELL}/manifest.csv" in run.stdout
 
@@ -70,7 +70,7 @@ def test_sweep_killed_midway_is_redone_from_scratch(run_result) -> None:
 
         plan = subprocess.run([*SNAKEMAKE, "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
         assert plan.returncode == 0, plan.stderr[-3000:]
-        assert job_counts(plan.stdout) == {"sweep": 1, "total": 1}  # the killed job's outputs are not trusted
+        assert job_counts(plan.stdout) == {"sweep_mini_pci": 1, "total": 1}  # the killed job's outputs are not trusted
         killed = time.time()
         rerun = subprocess.run([*SNAKEMAKE, target], cwd=ROOT, capture_output=True, text=True, timeout=600, env=ENV)
         assert rerun.returncode == 0, rerun.stderr[-3000:]

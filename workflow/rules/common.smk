@@ -10,7 +10,7 @@ from tada.protocol import reference_data
 from tada.protocol.tables import REFERENCE_CELLS
 from tada.steering.methods import ARMS as STEERING_ARMS
 from tada.steering.methods import METHODS as STEERING_METHODS
-from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact
+from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact, split_cell
 from tada.steering.grids import reference_grids
 from tada.steering.profiles import profile
 from tada.world.attributes import VALUE_FAMILY
@@ -189,16 +189,32 @@ def sweep_manifest(arch, concept, method, arm):
     return f"{RESULTS}/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv"
 
 
-def sweep_inputs(wildcards):
-    """The model, the method's artifact (if it has a compute step) and the found localized preset."""
-    inputs = {"model": model_inputs(wildcards.arch)}
-    if wildcards.arm == "random" and not has_random_control(wildcards.method):
-        raise ValueError(f"{wildcards.method} has no random-direction control: arm 'random' is for activation methods")
-    if needs_artifact(wildcards.method):
-        name = artifact_name(wildcards.method, wildcards.arm)
-        inputs["artifact"] = f"{RESULTS}/steering/{wildcards.arch}/{wildcards.concept}/{name}"
-    inputs.update(localized_input(wildcards.arch, wildcards.arm))
+def sweep_inputs(arch, concept, method, arms):
+    """The model, the artifact of each arm (``artifact_<arm>``, for methods with a compute step) and the
+    found localized preset where an arm uses it."""
+    inputs = {"model": model_inputs(arch)}
+    for arm in arms:
+        if arm == "random" and not has_random_control(method):
+            raise ValueError(f"{method} has no random-direction control: arm 'random' is for activation methods")
+        if needs_artifact(method):
+            inputs[f"artifact_{arm}"] = f"{RESULTS}/steering/{arch}/{concept}/{artifact_name(method, arm)}"
+        inputs.update(localized_input(arch, arm))
     return inputs
+
+
+def batched_arms(arch, method):
+    """The arms one ``sweep_<arch>_<method>`` job sweeps: the same for every concept of the arch."""
+    arms = {concept: [split_cell(cell)[1] for c, cell in steering_cells(arch) if c == concept and split_cell(cell)[0] == method] for concept in concepts_of(arch)}
+    distinct = {tuple(a) for a in arms.values()}
+    if len(distinct) != 1:
+        raise ValueError(f"steering.batch_arms: the arms of {arch} / {method} differ between concepts ({arms}); sweep it per cell")
+    return list(distinct.pop())
+
+
+def per_cell_archs_pattern():
+    """The archs whose sweeps run one job per cell (the `sweep` rule), those not in ``steering.batch_arms``."""
+    archs = [a for a in ARCHITECTURES if a not in STEERING.get("batch_arms", [])]
+    return "|".join(archs) if archs else "(?!)"
 
 
 def localized_input(arch, arm):

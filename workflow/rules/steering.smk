@@ -32,22 +32,27 @@ rule steering_artifact:
 
 
 rule sweep:
-    """Alpha sweep of one (concept, method, arm) cell: WAVs and the manifest the protocol reads."""
+    """Alpha sweep of one (concept, method, arm) cell: WAVs and the manifest the protocol reads (the archs
+    not in ``steering.batch_arms``: one GPU job per cell)."""
     input:
-        unpack(sweep_inputs),
+        unpack(lambda w: sweep_inputs(w.arch, w.concept, w.method, [w.arm])),
     output:
-        manifest=sweep_manifest("{arch}", "{concept}", "{method}", "{arm}"),
+        manifests=[sweep_manifest("{arch}", "{concept}", "{method}", "{arm}")],
         clips=directory(f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}_{{arm}}/wav"),
     params:
+        arch=lambda w: w.arch,
+        method=lambda w: w.method,
+        arms=lambda w: [w.arm],
+        alphas=lambda w: {w.arm: alpha_grid(w.arch, w.method, w.concept, w.arm)},
         checkpoint=lambda w: checkpoint_of(w.arch),
         load_options=lambda w: load_options(w.arch),
         prompts=STEERING["prompts"],
         seeds=STEERING["seeds"],
-        alphas=lambda w: alpha_grid(w.arch, w.method, w.concept, w.arm),
         options=lambda w: STEERING.get("options", {}).get(w.method, {}),
         reference_prompts=STEERING.get("reference_prompts"),
         noise=STEERING.get("noise", "per_clip"),
     wildcard_constraints:
+        arch=per_cell_archs_pattern(),
         concept="[a-z_]+",
         method="|".join(STEERING_METHODS),
         arm="|".join(STEERING_ARMS),
@@ -58,3 +63,45 @@ rule sweep:
         f"{LOGS}/sweeps/{{arch}}/{{concept}}/{{method}}_{{arm}}.log",
     script:
         "../scripts/steering_sweep.py"
+
+
+# The archs in `steering.batch_arms` (mini: a job's start-up, mostly importing diffusers, is most of a
+# sweep) sweep every arm of one (concept, method) in one job, `sweep_<arch>_<method>`; each arm's
+# manifest and clips stay their own outputs. Forcing one of them re-runs its sibling arms too.
+for _arch in STEERING.get("batch_arms", []):
+    for _method in methods_of(_arch):
+        _arms = batched_arms(_arch, _method)
+        if not _arms:
+            continue
+
+        rule:
+            name:
+                f"sweep_{_arch}_{_method}"
+            input:
+                unpack(lambda w, arch=_arch, method=_method, arms=_arms: sweep_inputs(arch, w.concept, method, arms)),
+            output:
+                manifests=[sweep_manifest(_arch, "{concept}", _method, a) for a in _arms],
+                clips=[directory(f"{RESULTS}/sweeps/{_arch}/{{concept}}/{_method}_{a}/wav") for a in _arms],
+            params:
+                arch=_arch,
+                method=_method,
+                arms=_arms,
+                alphas=lambda w, arch=_arch, method=_method, arms=_arms: {
+                    a: alpha_grid(arch, method, w.concept, a) for a in arms
+                },
+                checkpoint=lambda w, arch=_arch: checkpoint_of(arch),
+                load_options=load_options(_arch),
+                prompts=STEERING["prompts"],
+                seeds=STEERING["seeds"],
+                options=STEERING.get("options", {}).get(_method, {}),
+                reference_prompts=STEERING.get("reference_prompts"),
+                noise=STEERING.get("noise", "per_clip"),
+            wildcard_constraints:
+                concept="|".join(concepts_of(_arch)),
+            threads: config["threads"]
+            conda:
+                "../../envs/tada.yaml"
+            log:
+                f"{LOGS}/sweeps/{_arch}/{{concept}}/{_method}.log",
+            script:
+                "../scripts/steering_sweep.py"

@@ -1,25 +1,28 @@
-"""Run one steering sweep (rule ``sweep``); progress goes to stderr, the summary and errors to the log."""
+"""Run the sweeps of one (arch, concept, method) job, one arm or several (rules ``sweep`` and
+``sweep_<arch>_<method>``); progress goes to stderr, the summary and errors to the log."""
 
 from pathlib import Path
 
 from tada.logging import setup_job
-from tada.steering import sweep_cell
+from tada.steering import SweepCell, sweep_cells
 
 sm = snakemake  # noqa: F821
 log = setup_job(sm.log[0], sm.threads)
+arms = list(sm.params.arms)
+cells = {
+    arm: SweepCell(Path(manifest).parent, list(sm.params.alphas[arm]), sm.input.get(f"artifact_{arm}"))
+    for arm, manifest in zip(arms, sm.output.manifests, strict=True)
+}
 try:
-    manifest = sweep_cell(
-        sm.wildcards.arch,
+    manifests = sweep_cells(
+        sm.params.arch,
         sm.params.checkpoint,
         sm.wildcards.concept,
-        sm.wildcards.method,
-        sm.wildcards.arm,
-        Path(sm.output.manifest).parent,
+        sm.params.method,
+        cells,
         n_prompts=sm.params.prompts,
         n_seeds=sm.params.seeds,
-        alphas=list(sm.params.alphas),
-        artifact=sm.input.artifact if "artifact" in sm.input.keys() else None,
-        localized=sm.input.localized if "localized" in sm.input.keys() else None,
+        localized=sm.input.get("localized"),
         reference_prompts=sm.params.reference_prompts,
         options=dict(sm.params.options),
         load_options=sm.params.load_options,
@@ -28,4 +31,5 @@ try:
 except Exception:
     log.exception("sweep failed")
     raise
-log.info("wrote %d clips and %s", len(manifest), sm.output.manifest)
+for arm, manifest in manifests.items():
+    log.info("%s: wrote %d clips and %s", arm, len(manifest), Path(cells[arm].out_dir) / "manifest.csv")
