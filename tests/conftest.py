@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def copy_checkout():
     """``copy_checkout(dest, link_results=False)``: this checkout's files (tracked and new, times kept), its
-    results (copied, or hard-linked when only read) and Snakemake's metadata, for workflow runs that must
-    not touch this checkout."""
+    results (copied, or hard-linked when only read), Snakemake's metadata and, where there is one, the
+    reference data beside it (``../shared``), for workflow runs that must not touch this checkout."""
 
     def copy(dest: Path, link_results: bool = False) -> None:
         files = subprocess.run(
@@ -47,5 +47,8 @@ def copy_checkout():
         shutil.rmtree(dest / "results", ignore_errors=True)
         shutil.copytree(ROOT / "results", dest / "results", copy_function=os.link if link_results else shutil.copy2)
         shutil.copytree(ROOT / ".snakemake" / "metadata", dest / ".snakemake" / "metadata", dirs_exist_ok=True)
+        shared = ROOT.parent / "shared"  # the default reference data location (../shared), as beside this checkout
+        if shared.is_dir() and not (dest.parent / "shared").exists():
+            (dest.parent / "shared").symlink_to(shared.resolve())
 
     return copy

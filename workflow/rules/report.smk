@@ -60,7 +60,7 @@ rule report_protocol_page:
     output:
         report(
             f"{REPORT}/{{arch}}/protocol_{{page}}.html",
-            caption="../report/protocol_{page}.rst",
+            caption="../report/protocol_page.rst",
             category="Steering protocol",
             subcategory="{arch}",
             labels={"figure": "{page}"},
