@@ -12,9 +12,9 @@ they are listed here and reported in the README (the check fails on any other):
   caption (tf0, tf3) learned to cancel caption information, so their directions act against the
   concept. The localized arm (the sites localization found) is monotone for all three: the paper's
   point, on a model whose ground truth we know.
-* Concept Sliders: the reference's objective (positive prompt against the *empty* prompt, anchored on the
-  negative set) trained for 100 iterations moves mini's alignment weakly and not always the right way
-  (mini's negative set is the opposite pole, where the reference's is neutral for instruments).
+* Concept Sliders toward ``violin`` (alpha > 0): the neutral clips already lean to violin (log-odds
+  about 2 against trumpet), and the slider (100 iterations against the negative pole, ``contrast:
+  negative``) moves them little and not in order on that side; toward trumpet it is monotone.
 * The ``random`` arms are controls: a random direction need not be monotone; each must score a lower
   AUC than its method at the same (localized) sites.
 """
@@ -51,13 +51,11 @@ ANTI_CAUSAL = (
     | {("violin", "austeer_all", 1), ("fast", "austeer_all", 1), ("happy", "austeer_all", 1)}
     | {("happy", "austeer_all", -1), ("high", "austeer_all", 1), ("fast", "sae_all", 1), ("high", "sae_all", 1)}
 )
-WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_all", -1), ("violin", "sliders_loc", -1)} | {
-    ("fast", "sliders_loc", 1), ("fast", "sliders_loc", -1), ("happy", "sliders_loc", 1), ("high", "sliders_all", 1)
-}
+WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_loc", 1)}
 KNOWN = SATURATED | ANTI_CAUSAL | WEAK_SLIDERS
 #: cells whose protocol AUC is not positive on mini, for the reasons above
 KNOWN_NEGATIVE_AUC = {("happy", "caa_all"), ("high", "caa_all"), ("fast", "austeer_all"), ("happy", "austeer_all")} | {
-    ("high", "austeer_all"), ("high", "sae_all"), ("fast", "sliders_loc")
+    ("high", "austeer_all"), ("high", "sae_all")
 }
 MIN_SPEARMAN = 0.9
 
