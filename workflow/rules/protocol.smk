@@ -46,6 +46,7 @@ rule protocol_metrics:
     per-alpha means over prompts and seeds."""
     input:
         manifest=f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/manifest.csv",
+        clips=f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/wav",  # a re-run sweep: same manifest, new audio
         scorer=lambda w: scorer_inputs(w.arch),
     output:
         metrics=f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",

@@ -11,6 +11,8 @@ rule report_clips:
         manifests=lambda w: [
             f"{RESULTS}/sweeps/{w.arch}/{c}/{cell}/manifest.csv" for c, cell in steering_cells(w.arch) if c == w.concept
         ],
+        # the clips themselves: a re-run sweep writes the same manifest (same checksum) but new audio
+        clips=lambda w: [f"{RESULTS}/sweeps/{w.arch}/{c}/{cell}/wav" for c, cell in steering_cells(w.arch) if c == w.concept],
     output:
         report(
             f"{REPORT}/{{arch}}/clips_{{concept}}.html",
