@@ -21,7 +21,7 @@ from tada.metrics.lpaps import lpaps  # noqa: E402
 from tada.models.ace_step import ERG_TAU, AceStep15Adapter, AceStepV1Adapter, latent_frames  # noqa: E402
 from tada.models.audioldm2 import AudioLDM2Adapter  # noqa: E402
 from tada.models.base import GenerationConfig  # noqa: E402
-from tada.models.pipelines import NEGATIVE_PROMPT  # noqa: E402
+from tada.models.pipelines import NEGATIVE_PROMPT, leveled  # noqa: E402
 from tada.models.stable_audio import StableAudioAdapter  # noqa: E402
 from tada.steering.profiles import profile  # noqa: E402
 from tada.testing import tiny  # noqa: E402
@@ -108,6 +108,25 @@ def test_unknown_noise_mode_and_archs_without_a_reference_run() -> None:
     adapter = tiny.tiny_ace_step_15()
     with pytest.raises(ConfigError, match="'ace_step_15' has no reference run"):
         adapter.generate(PROMPTS, [0, 1], adapter.generation_config("steering", noise="reference"))
+
+
+# loudness: reference -----------------------------------------------------------------------------
+def test_leveled_batches_by_their_peak_only_where_the_reference_does() -> None:
+    waves = np.array([[[0.5, -2.0]], [[0.25, 0.1]]], dtype=np.float32)
+    per_clip = leveled(waves, GenerationConfig(batch_peak=True))
+    np.testing.assert_allclose(per_clip, [[[0.25, -1.0]], [[0.25, 0.1]]])  # only the loud clip scaled down
+    np.testing.assert_allclose(leveled(waves, GenerationConfig(loudness="reference", batch_peak=True)), waves / 2)
+    np.testing.assert_allclose(leveled(waves, GenerationConfig(loudness="reference")), per_clip)
+    with pytest.raises(UnknownNameError, match="loudness mode 'batch'"):
+        GenerationConfig(loudness="batch")
+
+
+def test_stable_audio_patching_under_reference_loudness_peaks_at_one(stable_audio: StableAudioAdapter) -> None:
+    config = stable_audio.generation_config("patching", steps=2).with_(duration=None, loudness="reference")
+    assert stable_audio.generation_presets["patching"].batch_peak
+    assert not stable_audio.generation_presets["steering"].batch_peak  # its steering keeps the raw level
+    batch = stable_audio.generate(PROMPTS, [3, 4], config).waveforms
+    assert np.abs(batch).max() == pytest.approx(1.0)
 
 
 # settings per use --------------------------------------------------------------------------------

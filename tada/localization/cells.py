@@ -36,18 +36,21 @@ def write_cells(
     seeds_per_pair: int = 1,
     batch_size: int = 16,
     noise: str = "per_clip",
+    loudness: str = "per_clip",
 ) -> dict[str, pd.DataFrame]:
     """Generate, write and score the cells of ``feature`` under each preset (one sweep); returns
     each cell's scores.
 
     ``noise: reference`` draws the feature's latents as the reference does: ``seeds_per_pair`` latents
     per prompt from one generator for all its prompts (clip seed ``pair * seeds_per_pair + j`` is its row).
+    ``loudness: reference`` levels each generated batch as the reference's patching does (Stable Audio: by
+    the batch's own peak; the batches are then the reference's when ``batch_size`` is its, 16).
     """
     check_features(adapter.arch, [feature])
     table = clips(pairs[pairs.original_feature == feature], seeds_per_pair)
     if table.empty:
         raise ConfigError(f"no prompt pairs for feature '{feature}'")
-    config = adapter.generation_config("patching").with_(noise=noise)
+    config = adapter.generation_config("patching").with_(noise=noise, loudness=loudness)
     if noise == "reference":
         config = config.with_(noise_rows=len(table))
     patcher = Patcher(adapter, config=config, patching=patching, batch_size=batch_size)
@@ -95,6 +98,7 @@ def run_cells(
     patching: Patching = Patching(),
     seeds_per_pair: int = 1,
     noise: str = "per_clip",
+    loudness: str = "per_clip",
 ) -> dict[str, pd.DataFrame]:
     """Load the model and scorer (``scorer_loader()``) once and write the cells of ``feature``.
 
@@ -109,4 +113,4 @@ def run_cells(
     registry = adapter.registry()
     for preset in presets:
         patching.sites(registry, preset)
-    return write_cells(adapter, scorer_loader(), pairs, feature, presets, root, patching, seeds_per_pair, noise=noise)
+    return write_cells(adapter, scorer_loader(), pairs, feature, presets, root, patching, seeds_per_pair, noise=noise, loudness=loudness)

@@ -27,7 +27,7 @@ from torch import nn
 from tada.errors import MissingPackageError, TadaError
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
 from tada.models.noise import ReferenceNoise
-from tada.models.pipelines import PipelineAdapter, encode_text, peak_limited
+from tada.models.pipelines import PipelineAdapter, encode_text, leveled
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
 
@@ -286,7 +286,7 @@ class AceStepV1Adapter(ModelAdapter):
         _, waves = pipe.music_dcae.decode(latents, sr=self.sample_rate)
         length = int(config.duration * self.sample_rate)
         waves = torch.stack([w[..., :length].float().cpu() for w in waves]).numpy()
-        return Audio(peak_limited(waves), self.sample_rate)
+        return Audio(leveled(waves, config), self.sample_rate)
 
 
 def _scaled(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
@@ -374,4 +374,4 @@ class AceStep15Adapter(PipelineAdapter):
                 audio_duration=config.duration,
                 **self.call_kwargs(seeds, config),
             ).audios
-        return Audio(peak_limited(waves), self.sample_rate)
+        return Audio(leveled(waves, config), self.sample_rate)

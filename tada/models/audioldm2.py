@@ -22,7 +22,7 @@ from transformers import GPT2LMHeadModel
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding
 from tada.models.noise import ReferenceNoise
-from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, leveled
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site
 
@@ -158,4 +158,4 @@ class AudioLDM2Adapter(PipelineAdapter):
             audio_length_in_s=config.duration,
             **self.call_kwargs(seeds, config),
         ).audios[:, None, :]
-        return Audio(peak_limited(waves), self.sample_rate)
+        return Audio(leveled(waves, config), self.sample_rate)

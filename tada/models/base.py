@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from tada.models.nnsight import NNsightDenoiser
 
 
+#: ``per_clip``: batch-independent clip levels; ``reference``: the reference's normalization of this use
+LOUDNESS_MODES = ("per_clip", "reference")
+
+
 @dataclass(frozen=True)
 class GenerationConfig:
     """How to sample: steps, classifier-free guidance, clip length and scheduler options."""
@@ -52,12 +56,18 @@ class GenerationConfig:
     reference_noise: ReferenceNoise | None = None
     #: clips in the reference's run (the size of its draw) under ``noise: reference``
     noise_rows: int | None = None
+    #: ``per_clip`` (each clip scaled down only if it peaks above 1) or ``reference`` (as the reference's run)
+    loudness: str = "per_clip"
+    #: the reference's run divides each generated batch by the batch's own peak (``loudness: reference``)
+    batch_peak: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.lyrics, list):
             object.__setattr__(self, "lyrics", tuple(self.lyrics))
         if self.noise not in NOISE_MODES:
             raise unknown_name("noise mode", self.noise, NOISE_MODES)
+        if self.loudness not in LOUDNESS_MODES:
+            raise unknown_name("loudness mode", self.loudness, LOUDNESS_MODES)
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed."""

@@ -21,6 +21,16 @@ def peak_limited(waves: np.ndarray) -> np.ndarray:
     return (waves / np.maximum(1.0, np.abs(waves).max(axis=(1, 2), keepdims=True))).astype(np.float32)
 
 
+def leveled(waves: np.ndarray, config: GenerationConfig) -> np.ndarray:
+    """A generated batch at its output level: each clip peak-limited on its own, or, under
+    ``loudness: reference`` where the reference's run does so (``config.batch_peak``), the whole batch
+    divided by its own peak, as the reference's Stable Audio patching does (a clip's level then depends
+    on the loudest clip of its batch)."""
+    if config.loudness == "reference" and config.batch_peak:
+        return (waves / np.abs(waves).max()).astype(np.float32)
+    return peak_limited(waves)
+
+
 def encode_text(
     tokenizer: PreTrainedTokenizerBase, encoder: nn.Module, prompts: Sequence[str], length: int, device: torch.device
 ) -> PromptEncoding:

@@ -15,7 +15,7 @@ from torch import nn
 
 from tada.models.base import Audio, GenerationConfig, PromptEncoding
 from tada.models.noise import ReferenceNoise
-from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, peak_limited
+from tada.models.pipelines import NEGATIVE_PROMPT, PipelineAdapter, encode_text, leveled
 from tada.models.structures import StructureConfig, build_on_meta, load_config
 from tada.sites import Site, dit_sites
 
@@ -30,11 +30,12 @@ class StableAudioAdapter(PipelineAdapter):
     cond_kwargs = ("encoder_hidden_states", "attention_mask")
     #: the reference's settings: patching (``configs/patch_config/stableaudio.yaml``) with the negative prompt,
     #: 9 s clips and all noise from one CPU generator seeded 222; steering (``SteeredStableAudioPipeline``)
-    #: without a negative prompt, 10 s clips, chunks of 8 prompts drawn on the model's device from seed 2115 + chunk
+    #: without a negative prompt, 10 s clips, chunks of 8 prompts drawn on the model's device from seed 2115 + chunk;
+    #: its patching divides each batch by the batch's peak (``batch_peak``, under ``loudness: reference``)
     generation_presets = {
         "patching": GenerationConfig(
             steps=100, guidance_scale=7.0, duration=9.0, negative_prompt=NEGATIVE_PROMPT,
-            reference_noise=ReferenceNoise(222),
+            reference_noise=ReferenceNoise(222), batch_peak=True,
         ),
         "steering": GenerationConfig(
             steps=100, guidance_scale=7.0, duration=10.0, reference_noise=ReferenceNoise(2115, chunk=8, device="model")
@@ -92,4 +93,4 @@ class StableAudioAdapter(PipelineAdapter):
             audio_end_in_s=config.duration,
             **self.call_kwargs(seeds, config),
         ).audios
-        return Audio(peak_limited(waves), self.sample_rate)
+        return Audio(leveled(waves, config), self.sample_rate)

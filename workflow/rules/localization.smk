@@ -49,6 +49,7 @@ for _arch in LOCALIZATION["archs"]:
             backwards=LOCALIZATION["reverse"],
             seeds_per_pair=LOCALIZATION["seeds_per_pair"],
             noise=LOCALIZATION.get("noise", "per_clip"),
+            loudness=LOCALIZATION.get("loudness", "per_clip"),
             results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
             clap=config.get("protocol", {}).get("checkpoints", {}).get("clap"),
         threads: config["threads"]

@@ -23,6 +23,7 @@ cells = run_cells(
     Patching(sm.params.variant, sm.params.backwards),
     sm.params.seeds_per_pair,
     noise=sm.params.noise,
+    loudness=sm.params.loudness,
 )
 for preset, scores in cells.items():
     log.info("%s / %s / %s: %d clips, mean score %.4f", arch, feature, preset, len(scores), scores.score.mean())
