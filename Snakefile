@@ -22,3 +22,10 @@ rule all:
         expand(f"{RESULTS}/protocol/{{arch}}/{{table}}.md", arch=STEERING["archs"], table=["tables", "claims"]),
         report_targets(),  # the pages of `snakemake --report report.html`
     default_target: True
+
+
+rule sweeps:
+    """Every steering artifact and sweep of the config, nothing after them (the DVC steering stage)."""
+    input:
+        sweep_targets(),
+    localrule: True

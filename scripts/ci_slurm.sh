@@ -61,9 +61,11 @@ for id in "${ids[@]}"; do
 done
 echo "ci_slurm: ${#ids[@]} jobs went through sbatch (ids ${ids[*]})"
 
-# the same outputs as the local run's: CSVs equal up to float formatting, every other file bit for bit
-"$bin/python" - <<'PY'
-import filecmp, sys
+# the same outputs as the local run's: CSVs equal up to float formatting, every other file bit for bit;
+# and the slice's steering outputs (one job per artifact, cell and metrics) equal those the default run
+# made in its batched mini jobs (sweep_mini_caa, protocol_metrics_mini_caa)
+ROOT="$root" "$bin/python" - <<'PY'
+import filecmp, os, sys
 from pathlib import Path
 
 import pandas as pd
@@ -75,10 +77,23 @@ files = {f.relative_to(slurm) for folder in folders for f in (slurm / folder).rg
 other = {f.relative_to(local) for folder in folders for f in (local / folder).rglob("*") if f.is_file()}
 if files != other:
     sys.exit(f"ci_slurm: the runs wrote different files: {sorted(map(str, files ^ other))[:5]}")
+
+
+def same(a: Path, b: Path) -> bool:
+    if a.suffix == ".csv":
+        pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b), check_exact=False, rtol=1e-6)
+        return True
+    return filecmp.cmp(a, b, shallow=False)
+
+
 for name in sorted(files):
-    if name.suffix == ".csv":
-        pd.testing.assert_frame_equal(pd.read_csv(slurm / name), pd.read_csv(local / name), check_exact=False, rtol=1e-6)
-    elif not filecmp.cmp(slurm / name, local / name, shallow=False):
+    if not same(slurm / name, local / name):
         sys.exit(f"ci_slurm: {name} differs between the SLURM and the local run")
 print(f"ci_slurm: {len(files)} output files equal the local run's")
+default = Path(os.environ["ROOT"])
+steered = sorted(name for name in files if name.parts[1] in ("steering", "sweeps", "protocol"))
+for name in steered:
+    if not (default / name).is_file() or not same(slurm / name, default / name):
+        sys.exit(f"ci_slurm: {name} differs between the per-cell jobs and the default run's batched jobs")
+print(f"ci_slurm: {len(steered)} steering files equal the default run's batched jobs'")
 PY

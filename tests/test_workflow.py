@@ -24,7 +24,7 @@ def test_default_dag_plans_every_stage(tmp_path) -> None:
     run = dry_run(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     for rule in ("world", "train_mini", "train_scorer", "model_card", "localization_mini", "localization_impact",
-                 "steering_artifact", "sweep_mini_caa", "protocol_tables"):  # published_tables: with reference data, test_reference_data.py
+                 "sweep_mini_caa", "protocol_metrics_mini_caa", "protocol_tables"):  # published_tables: with reference data, test_reference_data.py
         assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
 
 

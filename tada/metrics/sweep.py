@@ -115,7 +115,7 @@ def _extras(
 
 def protocol_metrics(
     scorer_kind: str,
-    sweep_dir: str | Path,
+    sweep_dirs: Sequence[str | Path],
     results_dir: str | Path,
     texts: Mapping[str, str],
     contrast: Sequence[str] = (),
@@ -123,9 +123,10 @@ def protocol_metrics(
     cache_dir: str | Path | None = None,
     extras: Sequence[str] = (),
     checkpoints: Mapping[str, str] | None = None,
-) -> MetricReport:
-    """Alignment to the concept's text (with the scorer of ``scorer_kind``, an adapter's ``scorer``) and LPAPS of every clip of a sweep,
-    plus the ``extras`` (``muqt``, ``fad``, ``aesthetics``, ``mir``) that can compute.
+) -> list[MetricReport]:
+    """Alignment to the concept's text (with the scorer of ``scorer_kind``, an adapter's ``scorer``) and LPAPS of every clip
+    of each sweep in ``sweep_dirs`` (one report per sweep; the scorer and metrics are built once), plus the
+    ``extras`` (``muqt``, ``fad``, ``aesthetics``, ``mir``) that can compute.
 
     ``texts`` maps alignment metrics (``mini``, ``clap``, ``muqt``) to the concept's text (the
     architecture profile's). With ``contrast`` texts the alignment column is the scorer's log-odds of
@@ -147,6 +148,7 @@ def protocol_metrics(
     else:
         required.append(AlignmentMetric(scorer, texts[name], name, tag, cache))
     optional, errors = _extras(extras, scorer, tag, texts, checkpoints, cache)
-    report = evaluate_sweep(sweep_dir, required, optional)
-    report.errors |= errors
-    return report
+    reports = [evaluate_sweep(sweep_dir, required, optional) for sweep_dir in sweep_dirs]
+    for report in reports:
+        report.errors |= errors
+    return reports

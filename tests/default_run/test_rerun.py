@@ -37,8 +37,8 @@ def test_one_cell_command_runs_only_that_cell(run_result) -> None:
     run_result(f"sweeps/{CELL}/manifest.csv")
     run = subprocess.run([*one_cell("-n")], cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert job_counts(run.stdout) == {  # mini sweeps a (concept, method)'s arms in one job: pci_all comes along
-        "sweep_mini_pci": 1, "protocol_metrics": 2, "protocol_tables": 1, "total": 4,
+    assert job_counts(run.stdout) == {  # mini sweeps and scores a (concept, method)'s arms in one job each
+        "sweep_mini_pci": 1, "protocol_metrics_mini_pci": 1, "protocol_tables": 1, "total": 3,
     }, run.stdout[-3000:]  # fmt: skip
     assert f"sweeps/{CELL}/manifest.csv" in run.stdout
 

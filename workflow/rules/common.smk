@@ -189,17 +189,26 @@ def sweep_manifest(arch, concept, method, arm):
     return f"{RESULTS}/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv"
 
 
-def sweep_inputs(arch, concept, method, arms):
-    """The model, the artifact of each arm (``artifact_<arm>``, for methods with a compute step) and the
-    found localized preset where an arm uses it."""
+def artifact_dir(arch, concept, artifact):
+    return f"{RESULTS}/steering/{arch}/{concept}/{artifact}"
+
+
+def sweep_inputs(arch, concept, method, arms, with_artifacts=True):
+    """The model, the artifact of each arm (``artifact_<arm>``, for methods with a compute step, unless
+    the job computes them itself) and the found localized preset where an arm uses it."""
     inputs = {"model": model_inputs(arch)}
     for arm in arms:
         if arm == "random" and not has_random_control(method):
             raise ValueError(f"{method} has no random-direction control: arm 'random' is for activation methods")
-        if needs_artifact(method):
-            inputs[f"artifact_{arm}"] = f"{RESULTS}/steering/{arch}/{concept}/{artifact_name(method, arm)}"
+        if needs_artifact(method) and with_artifacts:
+            inputs[f"artifact_{arm}"] = artifact_dir(arch, concept, artifact_name(method, arm))
         inputs.update(localized_input(arch, arm))
     return inputs
+
+
+def batched_artifacts(method, arms):
+    """The artifacts a ``sweep_<arch>_<method>`` job computes before it sweeps: ``{arm: artifact name}``."""
+    return {arm: artifact_name(method, arm) for arm in arms} if needs_artifact(method) else {}
 
 
 def batched_arms(arch, method):
@@ -228,13 +237,10 @@ def artifact_inputs(wildcards):
     return {"model": model_inputs(wildcards.arch), **(localized_input(wildcards.arch, arm) if arm else {})}
 
 
-def artifact_sites(wildcards):
-    """The sites an artifact is computed on: every site, or its arm's for methods computed per arm."""
-    _, arm = split_artifact(wildcards.artifact)
-    if arm is None:
-        return None
-    localized = f"{LOC}/mini/localized.yaml" if wildcards.arch == "mini" else None
-    return profile(wildcards.arch, localized, STEERING.get("reference_prompts")).target_layers(arm)
+def artifact_sites(arch, artifact):
+    """The sites an artifact is computed on: every site (None), or its arm's for methods computed per arm."""
+    _, arm = split_artifact(artifact)
+    return None if arm is None else steering_profile(arch).target_layers(arm)
 
 
 def steering_cells(arch):
@@ -273,7 +279,7 @@ def protocol_cells(arch):
 
 
 def protocol_per_alpha(arch, concept, method):
-    return f"{RESULTS}/protocol/{arch}/{concept}/{method}/per_alpha.csv"
+    return protocol_output(arch, concept, method, "per_alpha.csv")
 
 
 def protocol_cell_inputs(wildcards):
@@ -281,6 +287,23 @@ def protocol_cell_inputs(wildcards):
     cells = set(protocol_cells(wildcards.arch))
     refs = [m for m in PROTOCOL_REFERENCE_CELLS if (wildcards.concept, m) in cells and m != wildcards.method]
     return [protocol_per_alpha(wildcards.arch, wildcards.concept, m) for m in [wildcards.method, *refs]]
+
+
+def protocol_output(arch, concept, cell, name):
+    return f"{RESULTS}/protocol/{arch}/{concept}/{cell}/{name}"
+
+
+def protocol_metrics_params(arch_of):
+    """The params of the protocol_metrics rules; ``arch_of(wildcards)`` gives the arch."""
+    return dict(
+        arch=arch_of,
+        results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
+        alignment=lambda w: alignment_texts(arch_of(w), w.concept),
+        window_seconds=PROTOCOL["window_seconds"],
+        extras=PROTOCOL.get("extra_metrics", []),
+        checkpoints=PROTOCOL.get("checkpoints", {}),
+        cache=lambda w: f"{RESULTS}/protocol/{arch_of(w)}/cache",
+    )
 
 
 def alignment_texts(arch, concept):

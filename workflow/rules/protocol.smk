@@ -43,32 +43,58 @@ rule published_tables:
 
 rule protocol_metrics:
     """Per-clip alignment to the concept text (the arch's scorer) and LPAPS vs the alpha=0 clip, and their
-    per-alpha means over prompts and seeds."""
+    per-alpha means over prompts and seeds (the archs not in ``steering.batch_arms``: one job per cell)."""
     input:
-        manifest=f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/manifest.csv",
-        clips=f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/wav",  # a re-run sweep: same manifest, new audio
+        manifests=[f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/manifest.csv"],
+        clips=[f"{RESULTS}/sweeps/{{arch}}/{{concept}}/{{method}}/wav"],  # a re-run sweep: same manifest, new audio
         scorer=lambda w: scorer_inputs(w.arch),
     output:
-        metrics=f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/metrics.csv",
-        per_alpha=f"{RESULTS}/protocol/{{arch}}/{{concept}}/{{method}}/per_alpha.csv",
+        metrics=[protocol_output("{arch}", "{concept}", "{method}", "metrics.csv")],
+        per_alpha=[protocol_output("{arch}", "{concept}", "{method}", "per_alpha.csv")],
     params:
-        results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it
-        alignment=lambda w: alignment_texts(w.arch, w.concept),
-        window_seconds=PROTOCOL["window_seconds"],
-        extras=PROTOCOL.get("extra_metrics", []),
-        checkpoints=PROTOCOL.get("checkpoints", {}),
-        cache=lambda w: f"{RESULTS}/protocol/{w.arch}/cache",
+        **protocol_metrics_params(lambda w: w.arch),
     conda:
         "../../envs/tada.yaml"
     log:
         f"{RESULTS}/logs/protocol/{{arch}}/{{concept}}/{{method}}/metrics.log",
     wildcard_constraints:
-        arch="[^/]+",
+        arch=per_cell_archs_pattern(),
         concept="[^/]+",
         method="[^/]+",
     threads: config.get("threads", 1)
     script:
         "../scripts/protocol_metrics.py"
+
+
+# The archs in `steering.batch_arms` score every arm of one (concept, method) in one job, as they sweep
+# them (`protocol_metrics_<arch>_<method>`); each cell keeps its own metrics and curve.
+for _arch in STEERING.get("batch_arms", []):
+    for _method in methods_of(_arch):
+        _cells = [f"{_method}_{a}" for a in batched_arms(_arch, _method)]
+        if not _cells:
+            continue
+
+        rule:
+            name:
+                f"protocol_metrics_{_arch}_{_method}"
+            input:
+                manifests=[sweep_manifest(_arch, "{concept}", _method, c.removeprefix(f"{_method}_")) for c in _cells],
+                clips=[f"{RESULTS}/sweeps/{_arch}/{{concept}}/{c}/wav" for c in _cells],
+                scorer=scorer_inputs(_arch),
+            output:
+                metrics=[protocol_output(_arch, "{concept}", c, "metrics.csv") for c in _cells],
+                per_alpha=[protocol_output(_arch, "{concept}", c, "per_alpha.csv") for c in _cells],
+            params:
+                **protocol_metrics_params(lambda w, arch=_arch: arch),
+            conda:
+                "../../envs/tada.yaml"
+            log:
+                f"{LOGS}/protocol/{_arch}/{{concept}}/{_method}.log",
+            wildcard_constraints:
+                concept="|".join(concepts_of(_arch)),
+            threads: config.get("threads", 1)
+            script:
+                "../scripts/protocol_metrics.py"
 
 
 rule protocol_cell_table:

@@ -10,16 +10,17 @@ rule steering_artifact:
     input:
         unpack(artifact_inputs),
     output:
-        directory(f"{RESULTS}/steering/{{arch}}/{{concept}}/{{artifact}}"),
+        directory(artifact_dir("{arch}", "{concept}", "{artifact}")),
     params:
         method=lambda w: split_artifact(w.artifact)[0],
-        sites=artifact_sites,
+        sites=lambda w: artifact_sites(w.arch, w.artifact),
         checkpoint=lambda w: checkpoint_of(w.arch),
         load_options=lambda w: load_options(w.arch),
         options=lambda w: STEERING.get("options", {}).get(split_artifact(w.artifact)[0], {}),
         compute_prompts=STEERING["compute_prompts"],
         reference_prompts=STEERING.get("reference_prompts"),
     wildcard_constraints:
+        arch=per_cell_archs_pattern(),
         concept="[a-z_]+",
         artifact="|".join(ARTIFACT_NAMES),
     threads: config["threads"]
@@ -66,26 +67,32 @@ rule sweep:
 
 
 # The archs in `steering.batch_arms` (mini: a job's start-up, mostly importing diffusers, is most of a
-# sweep) sweep every arm of one (concept, method) in one job, `sweep_<arch>_<method>`; each arm's
-# manifest and clips stay their own outputs. Forcing one of them re-runs its sibling arms too.
+# job) compute a (concept, method)'s artifacts and sweep every arm in one job, `sweep_<arch>_<method>`;
+# each artifact, arm's manifest and clips stay their own outputs. Forcing one of them re-runs the rest.
 for _arch in STEERING.get("batch_arms", []):
     for _method in methods_of(_arch):
         _arms = batched_arms(_arch, _method)
         if not _arms:
             continue
+        _artifacts = batched_artifacts(_method, _arms)
 
         rule:
             name:
                 f"sweep_{_arch}_{_method}"
             input:
-                unpack(lambda w, arch=_arch, method=_method, arms=_arms: sweep_inputs(arch, w.concept, method, arms)),
+                unpack(lambda w, arch=_arch, method=_method, arms=_arms: sweep_inputs(arch, w.concept, method, arms, False)),
             output:
+                artifacts=[directory(artifact_dir(_arch, "{concept}", a)) for a in sorted(set(_artifacts.values()))],
                 manifests=[sweep_manifest(_arch, "{concept}", _method, a) for a in _arms],
                 clips=[directory(f"{RESULTS}/sweeps/{_arch}/{{concept}}/{_method}_{a}/wav") for a in _arms],
             params:
                 arch=_arch,
                 method=_method,
                 arms=_arms,
+                artifacts=_artifacts,
+                artifact_sites=lambda w, arch=_arch, artifacts=_artifacts: {
+                    a: artifact_sites(arch, a) for a in sorted(set(artifacts.values()))  # sorted: params are compared as text
+                },
                 alphas=lambda w, arch=_arch, method=_method, arms=_arms: {
                     a: alpha_grid(arch, method, w.concept, a) for a in arms
                 },
@@ -94,6 +101,7 @@ for _arch in STEERING.get("batch_arms", []):
                 prompts=STEERING["prompts"],
                 seeds=STEERING["seeds"],
                 options=STEERING.get("options", {}).get(_method, {}),
+                compute_prompts=STEERING["compute_prompts"],
                 reference_prompts=STEERING.get("reference_prompts"),
                 noise=STEERING.get("noise", "per_clip"),
             wildcard_constraints:

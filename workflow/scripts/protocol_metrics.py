@@ -1,4 +1,5 @@
-"""Snakemake script of rule protocol_metrics: per-clip alignment and LPAPS (+ extras) of a sweep, per-alpha means."""
+"""Snakemake script of rules protocol_metrics and protocol_metrics_<arch>_<method>: per-clip alignment and
+LPAPS (+ extras) of each sweep cell of the job, and their per-alpha means."""
 
 import sys
 from pathlib import Path
@@ -12,9 +13,9 @@ from tada.protocol.aggregate import per_alpha
 sm = snakemake  # noqa: F821
 sys.stdout = sys.stderr = open(sm.log[0], "w")
 torch.set_num_threads(sm.threads)
-report = protocol_metrics(
-    scorer_kind=scorer_of(sm.wildcards.arch),
-    sweep_dir=Path(sm.input.manifest).parent,
+reports = protocol_metrics(
+    scorer_kind=scorer_of(sm.params.arch),
+    sweep_dirs=[Path(m).parent for m in sm.input.manifests],
     results_dir=sm.params.results,
     texts=dict(sm.params.alignment["texts"]),
     contrast=list(sm.params.alignment["contrast"]),
@@ -23,8 +24,9 @@ report = protocol_metrics(
     extras=list(sm.params.extras),
     checkpoints=dict(sm.params.checkpoints),
 )
-report.values.to_csv(sm.output.metrics, index=False)
-per_alpha(report.values).to_csv(sm.output.per_alpha, index=False)
-for name, error in report.errors.items():
-    print(f"metric '{name}' not computed: {error}")
-print(f"wrote {len(report.values)} clips to {sm.output.metrics} and their means to {sm.output.per_alpha}")
+for report, metrics, curve in zip(reports, sm.output.metrics, sm.output.per_alpha, strict=True):
+    report.values.to_csv(metrics, index=False)
+    per_alpha(report.values).to_csv(curve, index=False)
+    for name, error in report.errors.items():
+        print(f"metric '{name}' not computed: {error}")
+    print(f"wrote {len(report.values)} clips to {metrics} and their means to {curve}")
