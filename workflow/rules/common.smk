@@ -24,6 +24,25 @@ LOGS = f"{RESULTS}/logs"
 MINI = f"{RESULTS}/mini"
 MINI_MODEL = f"{MINI}/model/config.json"
 MINI_SCORER = f"{MINI}/scorer/config.json"
+LOC = f"{RESULTS}/localization"
+#: what this workflow builds for an arch itself (the mini model) and the real archs take from config:
+#: its checkpoint, the files a rule using its model or its scorer depends on, the preset its own
+#: localization found (its `loc` arms), its load options and its world's attribute families
+BUILT_HERE = {
+    "mini": {
+        "checkpoint": f"{MINI}/model",
+        "model": [MINI_MODEL],
+        "scorer": [MINI_SCORER],
+        "localized": f"{LOC}/mini/localized.yaml",
+        "load": {"device": config["device"]},
+        "families": True,
+    },
+}
+
+
+def built_here(arch, key, default=None):
+    """One entry of ``BUILT_HERE`` for ``arch``, or ``default`` for an arch this workflow does not build."""
+    return BUILT_HERE.get(arch, {}).get(key, default)
 
 
 wildcard_constraints:
@@ -42,25 +61,23 @@ def model_card_targets():
 
 def checkpoint_of(arch):
     """Where an architecture's weights come from: the trained mini model or the configured checkpoint."""
-    if arch == "mini":
-        return f"{MINI}/model"
-    return config["models"][arch]["checkpoint"]
+    return built_here(arch, "checkpoint") or config["models"][arch]["checkpoint"]
 
 
 def model_inputs(arch):
     """Files a rule using ``arch`` depends on (the mini checkpoint is built by this workflow)."""
-    return [MINI_MODEL] if arch == "mini" else []
+    return built_here(arch, "model", [])
 
 
 def scorer_inputs(arch):
     """Files the arch's alignment scorer depends on (the mini scorer is built by this workflow)."""
-    return [MINI_SCORER] if arch == "mini" else []
+    return built_here(arch, "scorer", [])
 
 
 def load_options(arch):
     """Keyword arguments for ``tada.models.load_model``: device and dtype of the arch."""
-    if arch == "mini":
-        return {"device": config["device"]}
+    if built_here(arch, "load"):
+        return dict(built_here(arch, "load"))
     opts = config["models"][arch]
     return {"device": opts.get("device", config["device"]), "dtype": opts.get("dtype", "float32")}
 
@@ -101,7 +118,6 @@ def published_axes():
 
 # --- localization ---
 LOCALIZATION = config["localization"]
-LOC = f"{RESULTS}/localization"
 LOC_PUBLISHED = PUBLISHED_IN_ALL  # the published heatmaps are in `rule all`
 LOC_PUBLISHED_MODELS = ("ace", "audioldm2", "stableaudio")
 
@@ -127,7 +143,7 @@ def localization_presets(arch):
 
 def localization_families(arch):
     """Attribute families of the configured features (mini world only)."""
-    return sorted({VALUE_FAMILY[f] for f in features_of(arch)}) if arch == "mini" else []
+    return sorted({VALUE_FAMILY[f] for f in features_of(arch)}) if built_here(arch, "families") else []
 
 
 def localization_targets(wildcards=None):
@@ -150,8 +166,7 @@ ARTIFACT_NAMES = sorted({artifact_name(m, a) for m in STEERING_METHODS if needs_
 
 def steering_profile(arch):
     """The architecture profile; the mini ``loc`` arm uses the preset its localization found."""
-    localized = f"{LOC}/mini/localized.yaml" if arch == "mini" else None
-    return profile(arch, localized, STEERING.get("reference_prompts"))
+    return profile(arch, built_here(arch, "localized"), STEERING.get("reference_prompts"))
 
 
 def concepts_of(arch):
@@ -228,7 +243,8 @@ def per_cell_archs_pattern():
 
 def localized_input(arch, arm):
     """The preset localization found, for the arms that use it (mini: the ``loc`` arm is what it found)."""
-    return {"localized": f"{LOC}/mini/localized.yaml"} if arm in ("loc", "ablated", "random") and arch == "mini" else {}
+    localized = built_here(arch, "localized")
+    return {"localized": localized} if arm in ("loc", "ablated", "random") and localized else {}
 
 
 def artifact_inputs(wildcards):

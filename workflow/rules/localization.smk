@@ -71,7 +71,7 @@ rule localization_impact:
             feature=features_of(w.arch),
             preset=localization_presets(w.arch),
         ),
-        truth=lambda w: [MINI_MODEL] if w.arch == "mini" else [],
+        truth=lambda w: built_here(w.arch, "model", []),  # the mini model's config holds its ground truth
     output:
         impact=f"{LOC}/{{arch}}/impact.csv",
         heatmap_png=report(
