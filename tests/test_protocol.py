@@ -135,7 +135,11 @@ def test_cutoffs_fall_back_to_all_cells_without_pci() -> None:
 def test_cell_labels() -> None:
     assert cell_label("caa_loc") == "CAA (loc.)"
     assert cell_label("pci_all") == "PCI"
-    assert cell_label("sae") == "SAE (loc.)"
+    assert cell_label("sae") == "SAE (loc.)"  # the published cell
+    assert cell_label("sae_all") == "SAE"
+    assert cell_label("sliders_loc") == "Concept Sliders (loc.)"
+    assert cell_label("cs") == "Concept Sliders"
+    assert cell_label("austeer_random") == "AUSteer (random dir.)"
     assert cell_label("my_method") == "my_method"
 
 

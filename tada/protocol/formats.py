@@ -14,21 +14,25 @@ METHOD_LABELS = {
     "textemb": "Text Embeddings",
     "tokemb": "Token Embeddings",
     "freesliders": "FreeSliders",
-    "cs": "Concept Sliders",
+    "sliders": "Concept Sliders",
+    "cs": "Concept Sliders",  # the published tables' name
     "austeer": "AUSteer",
     "caa": "CAA",
-    "sae": "SAE (loc.)",
+    "sae": "SAE",
 }
+ARM_SUFFIXES = {"all": "", "loc": " (loc.)", "random": " (random dir.)"}
+#: published cells without an arm: the reference ran SAE at the localized sites only
+BARE_CELL_LABELS = {"sae": "SAE (loc.)"}
 METRIC_LABELS = {"muqt": "MuQ", "clap": "CLAP", "mini": "Mini"}
 
 
 def cell_label(cell: str) -> str:
-    """Readable name of a cell: ``caa_loc`` -> ``CAA (loc.)``; unknown names are kept."""
-    method, _, arm = cell.rpartition("_") if cell.endswith(("_all", "_loc")) else (cell, "", "")
-    label = METHOD_LABELS.get(method)
-    if label is None:
-        return cell
-    return label + (" (loc.)" if arm == "loc" else "")
+    """Readable name of a cell: ``caa_loc`` -> ``CAA (loc.)``, ``caa_random`` -> ``CAA (random dir.)``;
+    unknown names are kept."""
+    method, _, arm = cell.rpartition("_")
+    if arm in ARM_SUFFIXES and method in METHOD_LABELS:
+        return METHOD_LABELS[method] + ARM_SUFFIXES[arm]
+    return BARE_CELL_LABELS.get(cell) or METHOD_LABELS.get(cell, cell)
 
 
 def column_label(column: str) -> str:

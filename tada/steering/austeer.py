@@ -21,6 +21,7 @@ import torch
 from tada.errors import ConfigError
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
+from tada.steering.controller import computed_on
 from tada.steering.schedules import ActivationController
 
 #: the reference's top-k per concept, (all sites, localized sites) on ACE-Step (STEERING.md)
@@ -107,18 +108,7 @@ class AUSteer(ActivationController):
             s.name: torch.where(plus[s.name] >= minus[s.name], plus[s.name], -minus[s.name]) / total[s.name]
             for s in sites
         }
-        meta = {
-            "arch": adapter.arch,
-            "sites": [s.name for s in sites],
-            "widths": {s.name: adapter.site_width(s) for s in sites},
-            "steps": config.steps,
-            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
-            "seeds": seeds,
-            "positive": list(concept.positive),
-            "negative": list(concept.negative),
-            "templates": dict(concept.templates),
-            "samples_per_step": total,
-        }
+        meta = computed_on(adapter, sites, config, concept) | {"seeds": seeds, "samples_per_step": total}
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
 
     def site_vectors(self) -> dict[str, torch.Tensor]:

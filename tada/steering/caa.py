@@ -16,6 +16,7 @@ import torch
 
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
+from tada.steering.controller import computed_on
 from tada.steering.schedules import ActivationController
 
 #: CFG mode -> {edited pass: pass whose vectors it receives}
@@ -85,17 +86,9 @@ class CAA(ActivationController):
                     sums[name] = sums.get(name, 0) + stacked
             means[pole] = {k: v / len(prompts) for k, v in sums.items()}
         tensors = {s.name: unit(means["positive"][s.name] - means["negative"][s.name]) for s in sites}
-        meta = {
-            "arch": adapter.arch,
-            "sites": [s.name for s in sites],
-            "widths": {s.name: adapter.site_width(s) for s in sites},
-            "steps": config.steps,
+        meta = computed_on(adapter, sites, config, concept) | {
             "passes": list(PASS_INDEX),
-            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
             "seeds": seeds,
-            "positive": list(concept.positive),
-            "negative": list(concept.negative),
-            "templates": dict(concept.templates),
             "mean_output_norm": {s.name: float(means["positive"][s.name].norm(dim=-1).mean()) for s in sites},
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)

@@ -206,6 +206,26 @@ class ArtifactController(Controller):
             )
 
 
+def generation_settings(config: GenerationConfig) -> dict[str, Any]:
+    """The generation settings an artifact records (steps, guidance scale, duration)."""
+    return {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration}
+
+
+def computed_on(adapter: ModelAdapter, sites: Sequence[Site], config: GenerationConfig, concept: Concept) -> dict[str, Any]:
+    """The part of an artifact's JSON every computed method shares: the model and its sites (with widths),
+    the generation settings and the concept's prompt sets."""
+    return {
+        "arch": adapter.arch,
+        "sites": [s.name for s in sites],
+        "widths": {s.name: adapter.site_width(s) for s in sites},
+        "steps": config.steps,
+        "generation": generation_settings(config),
+        "positive": list(concept.positive),
+        "negative": list(concept.negative),
+        "templates": dict(concept.templates),
+    }
+
+
 def stored_concept(meta: dict[str, Any]) -> Concept:
     """The concept an artifact was computed for: its architecture profile's, when that needs no outside
     data (mini), else rebuilt from the prompts and templates stored in the artifact."""

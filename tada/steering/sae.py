@@ -39,7 +39,14 @@ from tada.interventions import Edit, HookContext, main_tensor
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.sites import Site
 from tada.steering.concepts import Concept
-from tada.steering.controller import ARTIFACT_CONFIG, artifact_folder, package_version, push_folder
+from tada.steering.controller import (
+    ARTIFACT_CONFIG,
+    artifact_folder,
+    computed_on,
+    generation_settings,
+    package_version,
+    push_folder,
+)
 from tada.steering.schedules import ActivationController
 
 SCORES: tuple[str, ...] = ("tfidf", "diff", "mean_pos")
@@ -163,7 +170,7 @@ class ActivationCache(_Artifact):
             "steps_sampled": steps,
             "every": every,
             "seed": seed,
-            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
+            "generation": generation_settings(config),
             "prompts": list(prompts),
             "vectors": {s.name: sum(len(r) for r in edits[s].rows) for s in sites},
         }
@@ -434,13 +441,8 @@ class SAE(ActivationController):
                 f"{s.name}.diff": mp - mn,
                 f"{s.name}.mean_pos": mp,
             }
-        names = [s.name for s in sites]
-        meta = {
-            "arch": adapter.arch,
-            "sites": names,
-            "widths": {n: saes.meta["widths"][n] for n in names},
-            "steps": config.steps,
-            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
+        names = [s.name for s in sites]  # widths: checked equal to the SAEs' above
+        meta = computed_on(adapter, sites, config, concept) | {
             "seed": seed,
             "expansion": saes.meta["expansion"],
             "k": saes.meta["k"],
@@ -448,9 +450,6 @@ class SAE(ActivationController):
             "dead": {n: saes.meta["dead"][n] for n in names},
             "sae": {key: v for key, v in saes.meta.items() if key not in ("fvu", "dead")},
             "top_k": 20,
-            "positive": list(concept.positive),
-            "negative": list(concept.negative),
-            "templates": dict(concept.templates),
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
 

@@ -40,7 +40,7 @@ from tada.interventions import (
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.sites import Site
 from tada.steering.concepts import Concept
-from tada.steering.controller import ArtifactController
+from tada.steering.controller import ArtifactController, computed_on
 from tada.steering.freesliders import DENOISER, rows_of_call
 
 if TYPE_CHECKING:  # peft imports transformers' model zoo: loaded only when a slider is used
@@ -192,10 +192,7 @@ class ConceptSliders(ArtifactController):
                 losses.append(round(loss, 6))
                 bar.set_postfix(loss=f"{loss:.4f}")
             tensors = lora_state(layers)
-        meta = {
-            "arch": adapter.arch,
-            "sites": [s.name for s in sites],
-            "widths": {s.name: adapter.site_width(s) for s in sites},
+        meta = computed_on(adapter, sites, config, concept) | {
             "target_layers": target_layers if isinstance(target_layers, str) else list(target_layers),
             "targets": targets,
             "rank": rank,
@@ -206,11 +203,7 @@ class ConceptSliders(ArtifactController):
             "learning_rate": learning_rate,
             "weight_decay": weight_decay,
             "seed": seed,
-            "generation": {"steps": config.steps, "guidance_scale": config.guidance_scale, "duration": config.duration},
             "loss": losses,
-            "positive": list(concept.positive),
-            "negative": list(concept.negative),
-            "templates": dict(concept.templates),
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
 

@@ -33,6 +33,18 @@ def job_counts(stdout: str) -> dict[str, int]:
     return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.MULTILINE)}
 
 
+def written_since(folder: Path, start: float) -> set[str]:
+    """Names of the WAVs in ``folder`` written at or after ``start`` (files removed meanwhile are skipped)."""
+    names = set()
+    for path in folder.glob("*.wav"):
+        try:
+            if path.stat().st_mtime >= start:
+                names.add(path.name)
+        except FileNotFoundError:
+            pass
+    return names
+
+
 def test_one_cell_command_runs_only_that_cell(run_result) -> None:
     run_result(f"sweeps/{CELL}/manifest.csv")
     run = subprocess.run([*one_cell("-n")], cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
@@ -53,8 +65,8 @@ def test_sweep_killed_midway_is_redone_from_scratch(run_result) -> None:
         [*SNAKEMAKE, "--forcerun", target, "--", target], cwd=ROOT, env=ENV, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    try:
-        while manifest.exists() or not (wav.is_dir() and len(list(wav.glob("*.wav"))) >= 8):  # old ones gone
+    try:  # Snakemake removes the old outputs one by one: wait for clips this run wrote, not for leftovers
+        while manifest.exists() or len(written_since(wav, started)) < 8:
             assert job.poll() is None, "the sweep ended before it could be interrupted"
             assert time.time() - started < 240, "no clips appeared"
             time.sleep(0.05)
@@ -66,6 +78,7 @@ def test_sweep_killed_midway_is_redone_from_scratch(run_result) -> None:
     try:
         assert not manifest.exists()  # half a sweep: clips but no manifest
         partial = {p.name for p in wav.glob("*.wav")}
+        assert partial == written_since(wav, started)  # the old clips went before the new ones came
         assert 0 < len(partial) < len(before)
 
         plan = subprocess.run([*SNAKEMAKE, "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
