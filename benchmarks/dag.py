@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tada.localization.layout import layer_names
+from tada.localization.studies import layer_names
 from tada.models import ARCHITECTURES
 
 ROOT = Path(__file__).resolve().parents[1]

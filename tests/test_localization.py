@@ -24,11 +24,12 @@ import yaml  # noqa: E402
 from tada.errors import ConfigError, MissingCheckpointError, UnknownNameError  # noqa: E402
 from tada.localization import cells, prompts  # noqa: E402
 from tada.localization.cells import run_cells, write_cells  # noqa: E402
-from tada.localization.features import MUSICCAPS, check_features  # noqa: E402
+from tada.localization.features import MUSICCAPS  # noqa: E402
 from tada.localization.impact import bottleneck, impact_table, layer_impact, write_preset  # noqa: E402
 from tada.localization.patching import Patcher, Patching, clips  # noqa: E402
 from tada.localization.plots import published_panels  # noqa: E402
 from tada.localization.report import write_family_preset, write_report  # noqa: E402
+from tada.localization.studies import Study, WorldStudy, check_features, study  # noqa: E402
 from tada.models.base import ModelAdapter  # noqa: E402
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
 from tada.testing import tiny  # noqa: E402
@@ -101,6 +102,21 @@ def test_feature_tables() -> None:
     assert MUSICCAPS["happy"].corrupt("an upbeat, cheerful song") == "an downbeat, gloomy song"
     assert [f.name for f in check_features("mini", ["low", "violin"])] == ["low", "violin"]
     assert check_features("mini", ["flute"])[0].corrupt("flute solo") == "xylophone solo"  # the world's own swap
+
+
+def test_studies_hold_what_differs_per_architecture(tmp_path: Path) -> None:
+    mini, real = study("mini"), study("stable_audio")
+    assert type(mini) is WorldStudy and type(real) is Study
+    assert mini.families(["violin", "fast"]) == {"violin": "instrument", "fast": "tempo"}
+    assert real.families(["violin"]) is None  # MusicCaps features have no families
+    assert mini.layers(3) == ["tf0", "tf1", "tf2"] and real.layers() == real.layers(3)  # depth: mini's only
+    (tmp_path / "config.json").write_text(json.dumps({"semantic_blocks": [1, 4]}))
+    assert (mini.expected_sites(tmp_path / "config.json"), mini.expected_label) == (["tf1", "tf4"], "ground truth")
+    with pytest.raises(ConfigError, match="ground truth of 'mini'"):
+        mini.expected_sites()
+    assert real.expected_label == "reference preset" and real.expected_sites()  # the shipped preset's layers
+    with pytest.raises(UnknownNameError, match="'ministral'.*Did you mean 'mini'"):
+        study("ministral")
 
 
 def test_pair_files_and_mini_pairs(tmp_path: Path, musiccaps: Path) -> None:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from tada.errors import ConfigError, UnknownNameError
-from tada.localization.layout import layer_names
+from tada.localization.studies import layer_names
 from tada.models import adapter_class
 from tada.models.ace_step import AceStepV1Adapter
 from tada.models.audioldm2 import AudioLDM2Adapter

@@ -15,9 +15,9 @@ import torch
 
 from tada.audio import write_wav
 from tada.errors import ConfigError
-from tada.localization.features import check_features
 from tada.localization.impact import concept_text, score_audio
 from tada.localization.patching import Patcher, Patching, clips
+from tada.localization.studies import check_features
 from tada.models import ModelAdapter, load_model
 from tada.scoring.base import AudioTextScorer
 

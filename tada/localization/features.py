@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tada.errors import ConfigError, unknown_name
 from tada.world.attributes import SWAPS as MINI_SWAPS
 
 
@@ -180,19 +179,3 @@ MUSICCAPS: dict[str, Feature] = {
 
 #: the mini world's attribute values, each swapped for its partner
 MINI: dict[str, Feature] = {v: Feature(v, (v,), (p,), {v: p}) for v, p in MINI_SWAPS.items()}
-
-
-def features_of(arch: str) -> dict[str, Feature]:
-    """The feature table an architecture is studied with: the mini world's, or the MusicCaps one."""
-    return MINI if arch == "mini" else MUSICCAPS
-
-
-def check_features(arch: str, names: Sequence[str]) -> list[Feature]:
-    """The named features of ``arch``; an unknown name raises, listing the valid ones."""
-    table = features_of(arch)
-    if not names:
-        raise ConfigError(f"no localization features given for '{arch}'. Valid: {', '.join(table)}")
-    for name in names:
-        if name not in table:
-            raise unknown_name(f"localization feature for '{arch}'", name, table)
-    return [table[n] for n in names]

@@ -6,24 +6,16 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from tada.errors import unknown_name
-from tada.models import ARCHITECTURES, adapter_class
+from tada.models import adapter_class
 from tada.models.structures import STRUCTURES_DIR, StructureConfig
 from tada.sites import PRESETS_DIR, Site, SiteRegistry
 
 
-def layer_names(arch: str, mini_layers: int = 6, structure: StructureConfig | None = None) -> list[str]:
-    """Whole cross-attention layers of ``arch`` in model order, known before any model loads.
-
-    The mini model's ``tf0..`` at its configured depth; for a real architecture, the layers of its
-    adapter's full-size structure (``structure_sites``): the reference checkpoint's denoiser config
-    shipped in ``tada/models/structures/`` (its layers read from ``_layers.json``), or ``structure`` (a
-    checkpoint folder, a ``config.json`` or a mapping) for another checkpoint of the architecture.
-    """
-    if arch not in ARCHITECTURES:
-        raise unknown_name("architecture", arch, ARCHITECTURES)
-    if arch == "mini":
-        return [f"tf{n}" for n in range(mini_layers)]
+def structure_layers(arch: str, structure: StructureConfig | None = None) -> list[str]:
+    """Whole cross-attention layers of a real architecture in model order, known before any model loads:
+    those of its adapter's full-size structure (``structure_sites``), the reference checkpoint's denoiser
+    config shipped in ``tada/models/structures/`` (its layers read from ``_layers.json``), or ``structure``
+    (a checkpoint folder, a ``config.json`` or a mapping) for another checkpoint of the architecture."""
     if structure is None:
         return shipped_layers()[arch]
     if isinstance(structure, (str, Path)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from tada.errors import ConfigError, MissingCheckpointError
-from tada.localization.features import check_features
+from tada.localization.studies import check_features, study
 from tada.resources import hub_offline
 
 COLUMNS = ["original_feature", "clean_prompt", "corrupted_prompt"]
@@ -106,13 +106,9 @@ def load_published_pairs(
 def prompt_pairs(
     arch: str, features: Sequence[str], limit: int, source: str | Path | None = None, seed: int = 0
 ) -> pd.DataFrame:
-    """The pairs a localization of ``arch`` runs on: from ``source`` when given, else the mini world's
-    own captions (``mini``) or the published dataset (real architectures)."""
+    """The pairs a localization of ``arch`` runs on: from ``source`` when given, else its study's own
+    (:meth:`~tada.localization.studies.Study.default_pairs`: the published dataset, or the mini world's)."""
     check_features(arch, features)
     if source:
         return read_pairs(arch, source, features, limit)
-    if arch == "mini":
-        from tada.world.captions import prompt_pairs as world_pairs
-
-        return world_pairs(list(features), limit, seed)
-    return load_published_pairs(arch, features, limit)
+    return study(arch).default_pairs(features, limit, seed)

@@ -10,20 +10,12 @@ import pandas as pd
 from tada.errors import ConfigError, unknown_name
 from tada.localization.impact import bottleneck, impact_table, layer_impact, write_preset
 from tada.localization.plots import heatmaps, impact_bars, impact_matrix
+from tada.localization.studies import study
 
 
 def read_scores(paths: Sequence[str | Path]) -> pd.DataFrame:
     """Per-clip scores of many cells, concatenated."""
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-
-
-def family_groups(arch: str, features: Sequence[str]) -> dict[str, str] | None:
-    """Feature -> attribute family for the mini world; None elsewhere."""
-    if arch != "mini":
-        return None
-    from tada.world.attributes import VALUE_FAMILY
-
-    return {f: VALUE_FAMILY[f] for f in features}
 
 
 def found_sets(impact: pd.DataFrame, tau: float, groups: Mapping[str, str] | None = None) -> dict[str, list[str]]:
@@ -99,7 +91,7 @@ def write_report(
     """Write ``out['impact']`` (csv), ``heatmap_png``, ``heatmap_pdf``, ``bars``, ``preset`` and
     ``summary`` (those given); returns the impact table (``sign`` as in :func:`impact_table`)."""
     impact = impact_table(scores, sites, sign)
-    groups = family_groups(arch, list(dict.fromkeys(impact.feature)))
+    groups = study(arch).families(list(dict.fromkeys(impact.feature)))
     if groups:
         impact.insert(1, "family", impact.feature.map(groups))
     overall = layer_impact(impact).loc["all"]

@@ -3,8 +3,7 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-from tada.localization.features import check_features
-from tada.localization.layout import layer_names
+from tada.localization.studies import check_features, layer_names, study
 from tada.models import ARCHITECTURES
 from tada.protocol import reference_data
 from tada.protocol.tables import REFERENCE_CELLS
@@ -13,7 +12,6 @@ from tada.steering.methods import METHODS as STEERING_METHODS
 from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact, split_cell
 from tada.steering.grids import reference_grids
 from tada.steering.profiles import profile
-from tada.world.attributes import VALUE_FAMILY
 
 min_version("9.0")
 
@@ -27,7 +25,7 @@ MINI_SCORER = f"{MINI}/scorer/config.json"
 LOC = f"{RESULTS}/localization"
 #: what this workflow builds for an arch itself (the mini model) and the real archs take from config:
 #: its checkpoint, the files a rule using its model or its scorer depends on, the preset its own
-#: localization found (its `loc` arms), its load options and its world's attribute families
+#: localization found (its `loc` arms) and its load options
 BUILT_HERE = {
     "mini": {
         "checkpoint": f"{MINI}/model",
@@ -35,7 +33,6 @@ BUILT_HERE = {
         "scorer": [MINI_SCORER],
         "localized": f"{LOC}/mini/localized.yaml",
         "load": {"device": config["device"]},
-        "families": True,
     },
 }
 
@@ -142,8 +139,8 @@ def localization_presets(arch):
 
 
 def localization_families(arch):
-    """Attribute families of the configured features (mini world only)."""
-    return sorted({VALUE_FAMILY[f] for f in features_of(arch)}) if built_here(arch, "families") else []
+    """The families of the configured features, where the arch's study groups them (the mini world)."""
+    return sorted(set((study(arch).families(features_of(arch)) or {}).values()))
 
 
 def localization_targets(wildcards=None):
