@@ -258,7 +258,7 @@ def test_reference_top_k_follows_concept_and_arm() -> None:
     assert AUSteer.reference_option("top_k", "violin", "random") == 2048  # the control uses the localized sites
     assert SAE.reference_option("top_k", "mood", "loc") == {"tf6": 500, "tf7": 10}
     fast = mini_concept("fast", 2)
-    with pytest.raises(ConfigError, match="no AUSteer top_k for concept 'fast'; it has .*'violin'"):
+    with pytest.raises(ConfigError, match="no austeer top_k for concept 'fast'; it has .*'violin'"):
         make_controller("austeer", fast, "tf1", None, arm="loc", top_k="reference")
     with pytest.raises(ConfigError, match="caa has no reference value for option 'mode'"):
         make_controller("caa", fast, "tf1", None, arm="loc", mode="reference")

@@ -52,6 +52,7 @@ class AUSteer(ActivationController):
 
     method = "austeer"
     modes = ("cond_only",)
+    reference_values = {"top_k": REFERENCE_TOP_K}
 
     def __init__(self, concept: Concept, tensors: dict[str, torch.Tensor], meta: dict[str, Any], top_k: int | None = None, **kwargs: Any) -> None:
         if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
@@ -63,15 +64,7 @@ class AUSteer(ActivationController):
     def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
         """``top_k: reference``: the reference's k for the concept, its ``all`` value for the all-site arms
         (``all``, ``ablated``), its ``loc`` value for the localized ones (``loc``, ``random``)."""
-        if option != "top_k":
-            return super().reference_option(option, concept, arm)
-        if concept not in REFERENCE_TOP_K:
-            raise ConfigError(f"the reference has no AUSteer top_k for concept '{concept}'; it has {sorted(REFERENCE_TOP_K)}")
-        return REFERENCE_TOP_K[concept][0 if arm in ("all", "ablated") else 1]
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return {"cond": "cond"}
+        return super().reference_option(option, concept, arm)[0 if arm in ("all", "ablated") else 1]
 
     @classmethod
     def compute(

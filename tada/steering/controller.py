@@ -50,6 +50,8 @@ class Controller(ABC):
     method: ClassVar[str]
     #: CFG modes this method accepts (the first is its default)
     modes: ClassVar[tuple[str, ...]] = ("cond_only",)
+    #: option -> the reference's value per concept, for options configured as ``reference``
+    reference_values: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(
         self,
@@ -72,8 +74,14 @@ class Controller(ABC):
 
     @classmethod
     def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
-        """The reference's per-concept value of ``option`` (configured as ``reference``) for ``arm``."""
-        raise ConfigError(f"{cls.method} has no reference value for option '{option}': set a number")
+        """The reference's per-concept value of ``option`` (configured as ``reference``) for ``arm``: an
+        entry of :attr:`reference_values` (a subclass may pick the arm's part of it)."""
+        if option not in cls.reference_values:
+            raise ConfigError(f"{cls.method} has no reference value for option '{option}': set a number")
+        table = cls.reference_values[option]
+        if concept not in table:
+            raise ConfigError(f"the reference has no {cls.method} {option} for concept '{concept}'; it has {sorted(table)}")
+        return table[concept]
 
     # --- life cycle -------------------------------------------------------------------------
     def set_alpha(self, alpha: float) -> None:

@@ -355,6 +355,8 @@ class SAE(ActivationController):
     compute_options: ClassVar[tuple[str, ...]] = (
         "expansion", "k", "learning_rate", "epochs", "batch_size", "warmup", "every", "cache_prompts"
     )
+    #: ``top_k: reference``: the reference's top-k per site (tf6, tf7) for the concept
+    reference_values: ClassVar[dict[str, Any]] = {"top_k": REFERENCE_TOP_K}
 
     def __init__(
         self,
@@ -372,19 +374,6 @@ class SAE(ActivationController):
             raise ConfigError(f"this SAE artifact has expansion {meta['expansion']}, not {expansion}")
         self.top_k, self.score = (meta.get("top_k", 20) if top_k is None else top_k), score
         super().__init__(concept, tensors, meta, **kwargs)
-
-    @classmethod
-    def reference_option(cls, option: str, concept: str, arm: str | None) -> Any:
-        """``top_k: reference``: the reference's top-k per site (tf6, tf7) for the concept."""
-        if option != "top_k":
-            return super().reference_option(option, concept, arm)
-        if concept not in REFERENCE_TOP_K:
-            raise ConfigError(f"the reference has no SAE top_k for concept '{concept}'; it has {sorted(REFERENCE_TOP_K)}")
-        return REFERENCE_TOP_K[concept]
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return {"cond": "cond"}
 
     @classmethod
     def compute(

@@ -63,7 +63,7 @@ def random_like(vectors: dict[str, torch.Tensor], seed: int) -> dict[str, torch.
 class ActivationController(ArtifactController):
     """An additive method on site outputs, with a strength schedule and a random-direction control.
 
-    Subclasses say which pass of a call is edited with which pass's vectors (``sources``) and build
+    Subclasses may say which pass of a call is edited with which pass's vectors (``sources``) and build
     the per-unit-alpha vectors of the target sites (:meth:`site_vectors`, ``[steps, 2, width]``).
     """
 
@@ -86,9 +86,9 @@ class ActivationController(ArtifactController):
         super().__init__(concept, tensors, meta, **kwargs)
 
     @property
-    @abstractmethod
     def sources(self) -> dict[str, str]:
-        """Edited pass -> the pass whose vectors it receives."""
+        """Edited pass -> the pass whose vectors it receives (default: the conditional pass, its own)."""
+        return {"cond": "cond"}
 
     @abstractmethod
     def site_vectors(self) -> dict[str, torch.Tensor]:
