@@ -73,8 +73,9 @@ def scorer_inputs(arch):
 
 def load_options(arch):
     """Keyword arguments for ``tada.models.load_model``: device and dtype of the arch."""
-    if built_here(arch, "load"):
-        return dict(built_here(arch, "load"))
+    built = built_here(arch, "load")
+    if built:
+        return dict(built)
     opts = config["models"][arch]
     return {"device": opts.get("device", config["device"]), "dtype": opts.get("dtype", "float32")}
 
