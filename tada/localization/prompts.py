@@ -36,7 +36,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or parquet file; a missing or empty file raises :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"prompt file {path} does not exist")
+        raise ConfigError(
+            f"prompt file {path} does not exist (relative paths start at {Path.cwd()}): give a CSV or parquet "
+            f"file of pairs ({', '.join(COLUMNS)}) or with a '{CAPTION}' column (MusicCaps)"
+        )
     if path.stat().st_size == 0:
         raise ConfigError(f"prompt file {path} is empty")
     parquet = path.suffix == ".parquet"

@@ -175,7 +175,10 @@ def read_prompt_file(path: str | Path, column: str = "prompt") -> list[str]:
     """Prompts from a text file (one per line) or a CSV column."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"prompt file '{path}' does not exist")
+        raise ConfigError(
+            f"prompt file '{path}' does not exist (relative paths start at {Path.cwd()}): give a text file "
+            f"with one prompt per line, or a CSV file with a '{column}' column"
+        )
     if path.suffix == ".csv":
         table = pd.read_csv(path)
         if column not in table.columns:

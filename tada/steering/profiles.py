@@ -52,6 +52,8 @@ class ArchProfile:
     arch: str
     localized: str = "localized"
     prompt_file: str | None = None
+    #: the folder of the reference's prompt data (read by the profiles that steer its concepts)
+    reference_prompts: str | Path | None = None
 
     def concept_names(self) -> list[str]:
         raise NotImplementedError
@@ -135,8 +137,6 @@ class MiniProfile(ArchProfile):
 class ReferenceProfile(ArchProfile):
     """A real architecture steered on the reference's concepts and 100 test prompts."""
 
-    reference_prompts: str | Path | None = None
-
     def _folder(self) -> Path:
         if self.reference_prompts is None:
             raise ConfigError(
@@ -165,6 +165,10 @@ class ReferenceProfile(ArchProfile):
         return pd.read_csv(path).sort_values("index")["lyrics"].tolist()[:n]
 
 
+#: architectures with a profile of their own; every other one steers the reference's concepts
+PROFILES: dict[str, type[ArchProfile]] = {"mini": MiniProfile}
+
+
 def profile(
     arch: str,
     localized: str | None = None,
@@ -174,6 +178,4 @@ def profile(
     """The profile of ``arch``; ``localized`` overrides its localized preset (a name or YAML path)."""
     if arch not in ARCHITECTURES:
         raise unknown_name("architecture", arch, ARCHITECTURES)
-    if arch == "mini":
-        return MiniProfile(arch, localized or "localized", prompt_file)
-    return ReferenceProfile(arch, localized or "localized", prompt_file, reference_prompts)
+    return PROFILES.get(arch, ReferenceProfile)(arch, localized or "localized", prompt_file, reference_prompts)
