@@ -8,9 +8,10 @@ they are listed here and reported in the README (the check fails on any other):
   neutral clips already sit at the scorer's floor for ``high`` (log-odds about -11): there is nothing
   left to lower. PCI toward ``high`` moves the register only when every step is switched (the register
   is set in the first step), so its intermediate alphas stay at that floor too.
-* Activation methods at *every* site (CAA, AUSteer, SAE ``_all``): the blocks trained *not* to use the
-  caption (tf0, tf3) learned to cancel caption information, so their directions act against the
-  concept. The localized arm (the sites localization found) is monotone for all three: the paper's
+* Activation methods at *every* site (CAA, AUSteer, SAE ``_all``): at the blocks not trained to read
+  the caption (tf0, tf3) a concept's direction acts against the concept, as strongly as it acts for it
+  at tf1 and tf2 (README: also when those blocks are trained not to vary with the caption at all).
+  The localized arm (the sites localization found) is monotone for all three: the paper's
   point, on a model whose ground truth we know.
 * Concept Sliders toward ``violin`` (alpha > 0): the neutral clips already lean to violin (log-odds
   about 2 against trumpet), and the slider (100 iterations against the negative pole, ``contrast:
