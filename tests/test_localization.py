@@ -153,7 +153,7 @@ def test_bad_prompt_files(tmp_path: Path) -> None:
         prompts.build_pairs("stable_audio", no_caption, ["violin"], 2)
     with pytest.raises(ConfigError, match="lacks column.*corrupted_prompt"):
         prompts.prompt_pairs("stable_audio", ["violin"], 2, no_caption)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist .*a CSV or parquet file of pairs .*'caption' column"):
         prompts.prompt_pairs("stable_audio", ["violin"], 2, tmp_path / "missing.csv")
 
 

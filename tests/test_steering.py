@@ -302,3 +302,20 @@ def test_concept_triples_edit_only_the_concept_family() -> None:
             assert pos.replace(value, SWAPS[value]) == neg
     concept = mini_concept("fast", 8)
     assert len(concept.positive) == 8 and all(has_word(n, "slow") for n in concept.negative)
+
+
+def test_prompt_files_as_text_or_csv_column_and_their_errors(tmp_path) -> None:
+    from tada.errors import ConfigError
+    from tada.steering.concepts import read_prompt_file
+
+    (tmp_path / "p.txt").write_text("a violin tune\n\n  a fast song \n")
+    (tmp_path / "p.csv").write_text("prompt,other\na violin tune,x\n")
+    (tmp_path / "empty.txt").write_text("\n")
+    assert read_prompt_file(tmp_path / "p.txt") == ["a violin tune", "a fast song"]
+    assert read_prompt_file(tmp_path / "p.csv") == ["a violin tune"]
+    with pytest.raises(ConfigError, match="has no column 'caption'; it has \\['prompt', 'other'\\]"):
+        read_prompt_file(tmp_path / "p.csv", column="caption")
+    with pytest.raises(ConfigError, match="holds no prompts"):
+        read_prompt_file(tmp_path / "empty.txt")
+    with pytest.raises(ConfigError, match="does not exist .*one prompt per line, or a CSV file with a 'prompt' column"):
+        read_prompt_file(tmp_path / "missing.txt")
