@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class TadaError(ValueError):
@@ -36,3 +37,8 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> UnknownNameError
     hint = f" Did you mean '{close[0]}'?" if close else ""
     shown = ", ".join(valid[:40]) + (", ..." if len(valid) > 40 else "")
     return UnknownNameError(f"unknown {kind} '{name}'.{hint} Valid: {shown}")
+
+
+def missing_prompt_file(path: str | Path, holds: str) -> ConfigError:
+    """Build an error for a prompt file that is not there: where relative paths start, what it must hold."""
+    return ConfigError(f"prompt file '{path}' does not exist (relative paths start at {Path.cwd()}): give {holds}")

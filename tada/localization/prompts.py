@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tada.errors import ConfigError, MissingCheckpointError
+from tada.errors import ConfigError, MissingCheckpointError, missing_prompt_file
 from tada.localization.studies import check_features, study
 from tada.resources import hub_offline
 
@@ -36,9 +36,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or parquet file; a missing or empty file raises :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(
-            f"prompt file {path} does not exist (relative paths start at {Path.cwd()}): give a CSV or parquet "
-            f"file of pairs ({', '.join(COLUMNS)}) or with a '{CAPTION}' column (MusicCaps)"
+        raise missing_prompt_file(
+            path, f"a CSV or parquet file of pairs ({', '.join(COLUMNS)}) or with a '{CAPTION}' column (MusicCaps)"
         )
     if path.stat().st_size == 0:
         raise ConfigError(f"prompt file {path} is empty")

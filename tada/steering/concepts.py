@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tada.errors import ConfigError, unknown_name
+from tada.errors import ConfigError, missing_prompt_file, unknown_name
 from tada.world.attributes import FAMILIES, SWAPS, VALUE_FAMILY, Attributes
 from tada.world.captions import HELDOUT_TEMPLATES, TRAIN_TEMPLATES, caption
 
@@ -175,10 +175,7 @@ def read_prompt_file(path: str | Path, column: str = "prompt") -> list[str]:
     """Prompts from a text file (one per line) or a CSV column."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(
-            f"prompt file '{path}' does not exist (relative paths start at {Path.cwd()}): give a text file "
-            f"with one prompt per line, or a CSV file with a '{column}' column"
-        )
+        raise missing_prompt_file(path, f"a text file with one prompt per line, or a CSV file with a '{column}' column")
     if path.suffix == ".csv":
         table = pd.read_csv(path)
         if column not in table.columns:
