@@ -44,9 +44,9 @@ from tada.steering import (  # noqa: E402
     TokEmb,
     mini_concept,
 )
-from tada.steering.caa import add_and_renorm  # noqa: E402
 from tada.steering.concepts import mini_prompts  # noqa: E402
 from tada.steering.freesliders import DENOISER, ScoreShift  # noqa: E402
+from tada.steering.schedules import renormed  # noqa: E402
 from tada.world.attributes import SWAPS  # noqa: E402
 
 VOCAB = sorted({*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"})
@@ -130,7 +130,7 @@ def real_width_rows(repeats: int, steps: int, layers: int = 4, frames: int = 64)
             clock.tick()
 
     vectors = torch.nn.functional.normalize(torch.randn(steps, 2, width), dim=-1)
-    caa = {s: SteerOutput(lambda h, step, _p: add_and_renorm(h, vectors[step, 0], 4.0, True)) for s in sites}
+    caa = {s: SteerOutput(lambda h, step, _p: renormed(h, 4.0 * vectors[step, 0], True)) for s in sites}
     recorded = {"cond": {"encoder_hidden_states": torch.randn(batch, 64 + 2, config["cross_attention_dim"])}}
     shift = ScoreShift(
         {s: ReplaceConditioning(recorded, source={"extra": "cond"}) for s in sites},

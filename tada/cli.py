@@ -166,7 +166,7 @@ def _composed(opts: dict[str, Any], controller: Any):
 
 
 def run_compute(opts: dict[str, Any]) -> int:
-    from tada.steering.methods import method_class, needs_artifact
+    from tada.steering.methods import compute_options, method_class, needs_artifact
 
     _require(opts, "arch", "method", "concept", "out")
     if not needs_artifact(opts["method"]):
@@ -176,7 +176,7 @@ def run_compute(opts: dict[str, Any]) -> int:
         prof.compute_prompts = opts["compute_prompts"]
     concept = prof.concept(opts["concept"])
     adapter = _load(opts)
-    controller = method_class(opts["method"]).compute(adapter, concept)
+    controller = method_class(opts["method"]).compute(adapter, concept, **compute_options(opts["method"], opts))
     controller.save_pretrained(opts["out"])
     print(f"wrote {opts['method']} artifact for '{concept.name}' on {adapter.arch} to {opts['out']}")
     return 0

@@ -40,6 +40,10 @@ def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
     common = ["--arch", "mini", "--checkpoint", checkpoint, "--concept", "violin"]
     assert main(["compute", *common, "--method", "caa", "--compute-prompts", "2", "--out", str(tmp_path / "caa")]) == 0
     assert json.loads((tmp_path / "caa" / "config.json").read_text())["concept"] == "violin"
+    raw = tmp_path / "raw.yaml"  # a compute setting from a file reaches the compute step
+    raw.write_text(yaml.safe_dump({"normalize": False, "compute_prompts": 2}))
+    assert main(["compute", *common, "--method", "caa", "--config", str(raw), "--out", str(tmp_path / "raw")]) == 0
+    assert json.loads((tmp_path / "raw" / "config.json").read_text())["normalize"] is False
     prompt = mini_prompts("violin", 1)[0]
     steer = ["--method", "caa", "--artifact", str(tmp_path / "caa"), "--prompt", prompt]
     assert main(["generate", *common, *steer, "--alpha", "0.3", "--out", str(tmp_path / "a.wav")]) == 0

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tada.models.ace_step import AceStepV1Adapter
 from tada.sites import EXCEPT, SiteRegistry
@@ -71,3 +72,15 @@ def test_except_preset_is_the_reference_ablated_arm() -> None:
     ablated = registry.resolve(f"{EXCEPT}tf6tf7")
     assert [s.name for s in ablated] == [s.name for s in registry.resolve("no_tf6tf7")]
     assert len(ablated) == 22 and registry.resolve(f"{EXCEPT}none") == registry.layers
+
+
+def test_mini_settings_do_not_leak_into_the_paper() -> None:
+    """paper.yaml is merged over config.yaml key by key (as ``--configfile`` does): mini's non-reference
+    method settings must be overridden by the reference's."""
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    update_config(merged, yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    options = merged["steering"]["options"]
+    assert options["caa"]["normalize"] is True and options["sliders"]["contrast"] == "empty"
+    assert options["sliders"]["iterations"] == 500 and options["austeer"]["top_k"] == "reference"

@@ -267,6 +267,22 @@ def test_artifact_refuses_another_model(tmp_path) -> None:
         wide.steer(CAA.from_pretrained(tmp_path / "caa", target_layers="tf0")).__enter__()
 
 
+def test_caa_normalize_false_keeps_the_raw_differences_and_a_mismatch_is_refused(tmp_path) -> None:
+    adapter = tiny_mini()
+    concept = mini_concept("violin", 2)
+    unit_caa = CAA.compute(adapter, concept, target_layers="tf0tf1")
+    raw = CAA.compute(adapter, concept, target_layers="tf0tf1", normalize=False)
+    assert raw.meta["normalize"] is False and unit_caa.meta["normalize"] is True
+    for site, v in raw.tensors.items():
+        norms = v.norm(dim=-1, keepdim=True)
+        assert not torch.allclose(norms, torch.ones_like(norms))  # the differences keep their sizes
+        torch.testing.assert_close(v / norms.clamp_min(1e-12), unit_caa.tensors[site])  # same directions
+    raw.save_pretrained(tmp_path / "caa")
+    assert make_controller("caa", None, "tf0", tmp_path / "caa", normalize=False).meta["normalize"] is False
+    with pytest.raises(ConfigError, match="computed with normalize False; the configuration asks for normalize True"):
+        make_controller("caa", None, "tf0", tmp_path / "caa", normalize=True)
+
+
 ROUND_TRIP = """
 import sys, numpy as np, torch
 torch.set_num_threads(1)

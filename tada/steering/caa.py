@@ -1,7 +1,9 @@
-"""CAA (contrastive activation addition): per-step, per-site unit vectors added to cross-attention outputs.
+"""CAA (contrastive activation addition): per-step, per-site vectors added to cross-attention outputs.
 
 Compute: generate the concept's positive and negative prompt sets with the same seeds, average each
-target site's output per (step, pass) over prompts and positions, and keep ``unit(mean_pos - mean_neg)``.
+target site's output per (step, pass) over prompts and positions, and keep ``unit(mean_pos - mean_neg)``
+(``normalize=False``: the difference itself, as the original CAA of Rimsky et al.; every site is then
+pushed in proportion to how much the concept moves it, not by the same unit step).
 Apply: at the selected passes of every step, ``h += alpha * v[step, source pass]`` on every position,
 then each position is rescaled to its original norm (``renorm``, as the reference's evaluation).
 The CFG mode says which pass is edited with which pass's vectors (STEERING.md, CAA modes).
@@ -10,7 +12,7 @@ The CFG mode says which pass is edited with which pass's vectors (STEERING.md, C
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -32,15 +34,6 @@ CAA_MODES: dict[str, dict[str, str]] = {
 PASS_INDEX = {"cond": 0, "uncond": 1}
 
 
-def add_and_renorm(h: torch.Tensor, vector: torch.Tensor, alpha: float, renorm: bool) -> torch.Tensor:
-    """``h + alpha * vector`` on every position, each position rescaled to its norm before (``renorm``)."""
-    steered = h + alpha * vector.to(h)
-    if not renorm:
-        return steered
-    before = h.norm(dim=-1, keepdim=True)
-    return steered * (before / steered.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-
-
 def unit(v: torch.Tensor) -> torch.Tensor:
     """``v / |v|`` along the last axis (zero vectors stay zero)."""
     return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -52,6 +45,7 @@ class CAA(ActivationController):
 
     method = "caa"
     modes = tuple(CAA_MODES)
+    compute_options: ClassVar[tuple[str, ...]] = ("normalize",)
 
     @property
     def sources(self) -> dict[str, str]:
@@ -69,9 +63,11 @@ class CAA(ActivationController):
         config: GenerationConfig | None = None,
         target_layers: str = "all",
         batch_size: int = 16,
+        normalize: bool = True,
         **kwargs: Any,
     ) -> CAA:
-        """Vectors from ``concept``'s compute set on ``adapter`` (prompt ``i`` of both poles uses ``seeds[i]``)."""
+        """Vectors from ``concept``'s compute set on ``adapter`` (prompt ``i`` of both poles uses ``seeds[i]``):
+        unit vectors (``normalize``, the reference's) or the raw mean differences."""
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)
@@ -85,10 +81,12 @@ class CAA(ActivationController):
                     stacked = stack_passes(rec.means(), config.steps) * len(batch)
                     sums[name] = sums.get(name, 0) + stacked
             means[pole] = {k: v / len(prompts) for k, v in sums.items()}
-        tensors = {s.name: unit(means["positive"][s.name] - means["negative"][s.name]) for s in sites}
+        diffs = {s.name: means["positive"][s.name] - means["negative"][s.name] for s in sites}
+        tensors = {name: unit(d) if normalize else d for name, d in diffs.items()}
         meta = computed_on(adapter, sites, config, concept) | {
             "passes": list(PASS_INDEX),
             "seeds": seeds,
+            "normalize": normalize,
             "mean_output_norm": {s.name: float(means["positive"][s.name].norm(dim=-1).mean()) for s in sites},
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
