@@ -6,8 +6,9 @@ they are listed here and reported in the README (the check fails on any other):
 
 * ``high``, alpha < 0: the mini model renders register-free captions mostly in the low register (with
   the sweeps' seed 0, all of them), so the neutral clips already sit at the scorer's floor for
-  ``high`` (log-odds about -11): there is nothing left to lower. PCI toward ``high`` moves the register only when every step is switched (the register
-  is set in the first step), so its intermediate alphas stay at that floor too.
+  ``high`` (log-odds about -11): there is nothing left to lower. PCI toward ``high`` moves the
+  register only when every step is switched (the register is set in the first step), so its
+  intermediate alphas stay at that floor too.
 * AUSteer and SAE at *every* site (``_all``): both push every site by the same unit amount (channel
   weights of at most 1, unit decoder rows), also at the blocks not trained to read the caption (tf0,
   tf3), where a concept moves the output 5-10x less than at tf1 and tf2 and a unit push acts against
