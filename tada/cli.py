@@ -101,7 +101,23 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"{path} must be a mapping of option names to values")
         merged |= {k.replace("-", "_"): v for k, v in loaded.items()}
     merged |= {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "command")}
+    if getattr(args, "config", None):
+        _check_file_keys(args.config, set(merged), merged.get("method"))
     return merged
+
+
+def _check_file_keys(path: str, keys: set[str], method: str | None) -> None:
+    """Refuse keys of a ``--config`` file that no ``tada`` command takes and that are not compute settings
+    of ``method``: a misspelt key would otherwise be ignored. One file may serve several commands."""
+    from tada.steering.methods import method_class
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    known = {action.dest for sub in commands.values() for action in sub._actions} | {"localized"}  # the localized preset's YAML
+    if method is not None:
+        known |= set(getattr(method_class(method), "compute_options", ()))
+    unknown = sorted(keys - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)} (see `tada <command> --help`)")
 
 
 def _require(opts: dict[str, Any], *names: str) -> None:
@@ -127,7 +143,7 @@ def _profile(opts: dict[str, Any]):
     from tada.steering.profiles import profile
 
     localized = opts.get("localized") or DEFAULT_LOCALIZED.get(opts["arch"])
-    return profile(opts["arch"], localized, opts.get("reference_prompts"), opts.get("prompt_file"))
+    return profile(opts["arch"], localized, opts.get("reference_prompts"), opts.get("prompt_file"), opts.get("compute_prompts"))
 
 
 def _controller(opts: dict[str, Any], prof: Any):
@@ -172,11 +188,10 @@ def run_compute(opts: dict[str, Any]) -> int:
     if not needs_artifact(opts["method"]):
         raise ConfigError(f"{opts['method']} has no compute step: steer with it directly (`tada generate`)")
     prof = _profile(opts)
-    if opts.get("compute_prompts"):
-        prof.compute_prompts = opts["compute_prompts"]
     concept = prof.concept(opts["concept"])
+    settings = compute_options(opts["method"], opts)
     adapter = _load(opts)
-    controller = method_class(opts["method"]).compute(adapter, concept, **compute_options(opts["method"], opts))
+    controller = method_class(opts["method"]).compute(adapter, concept, **settings)
     controller.save_pretrained(opts["out"])
     print(f"wrote {opts['method']} artifact for '{concept.name}' on {adapter.arch} to {opts['out']}")
     return 0
@@ -225,10 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tada.scoring.clap_convert import main_convert_clap
 
         return main_convert_clap(args.argv)
-    opts = options(args) | {"_command": args.command}
     run = {"compute": run_compute, "generate": run_generate, "sweep": run_sweep_command}[args.command]
     try:
-        return run(opts)
+        return run(options(args) | {"_command": args.command})
     except TadaError as err:
         print(f"tada {args.command}: {err}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ import soundfile as sf
 import torch
 import yaml
 
+import tada.cli
 from tada.cli import main
 from tada.models.mini import MiniConfig, MiniTextToMusic
 from tada.steering.concepts import mini_prompts
@@ -71,3 +73,35 @@ def test_bad_input_is_one_clear_line(checkpoint, tmp_path, capsys, args, message
     code = main(["generate", "--arch", "mini", "--checkpoint", checkpoint, "--prompt", prompt, "--out", str(tmp_path / "x.wav"), *args])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
+
+
+
+class ReachedTheModel(Exception):
+    """Raised in place of loading the model: the options got past every check."""
+
+
+def compute_with_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict) -> int:
+    def load(opts: dict) -> None:
+        raise ReachedTheModel
+
+    monkeypatch.setattr(tada.cli, "_load", load)
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return main(["compute", "--config", str(path), "--arch", "mini", "--method", "caa", "--concept", "violin", "--out", str(tmp_path / "a")])
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"normalise": False}, "unknown option(s) normalise"),  # a misspelt key is not ignored
+        ({"top_k": 32}, "unknown option(s) top_k"),  # not a setting of caa's compute step
+        ({"normalize": "no"}, "'normalize' must be of type bool"),  # a string is not taken as truthy
+    ],
+)
+def test_config_file_keys_and_types_are_checked_before_loading(tmp_path, capsys, monkeypatch, settings, message) -> None:
+    assert compute_with_file(tmp_path, monkeypatch, settings) == 2 and message in capsys.readouterr().err
+
+
+def test_one_config_file_may_serve_several_commands(tmp_path, monkeypatch) -> None:
+    with pytest.raises(ReachedTheModel):
+        compute_with_file(tmp_path, monkeypatch, {"compute_prompts": 2, "alphas": [0, 1], "seeds": 1, "normalize": False})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,19 @@ def needs_artifact(method: str) -> bool:
 
 
 def compute_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The options of ``method``'s compute step among a configuration's method options."""
+    """The options of ``method``'s compute step among a configuration's method options, each checked
+    against the type of its default in the compute step (a YAML ``normalize: "no"`` is refused, not truthy)."""
     cls = method_class(method)
-    return {k: v for k, v in options.items() if k in getattr(cls, "compute_options", ())}
+    chosen = {k: v for k, v in options.items() if k in getattr(cls, "compute_options", ())}
+    defaults = inspect.signature(cls.compute).parameters
+    for name, value in chosen.items():
+        default = defaults[name].default if name in defaults else None
+        if default is None or default is inspect.Parameter.empty:
+            continue
+        expected = (int, float) if type(default) is float else (type(default),)
+        if isinstance(value, bool) is not isinstance(default, bool) or not isinstance(value, expected):
+            raise ConfigError(f"{method} compute option '{name}' must be of type {type(default).__name__} (like {default!r}); got {value!r}")
+    return chosen
 
 
 def cell_name(method: str, arm: str) -> str:

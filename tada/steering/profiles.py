@@ -54,6 +54,9 @@ class ArchProfile:
     prompt_file: str | None = None
     #: the folder of the reference's prompt data (read by the profiles that steer its concepts)
     reference_prompts: str | Path | None = None
+    #: prompt pairs of a concept's compute set where the profile builds it (mini); the reference's concepts
+    #: come with their own pairs
+    compute_prompts: int = 16
 
     def concept_names(self) -> list[str]:
         raise NotImplementedError
@@ -102,8 +105,6 @@ class ArchProfile:
 @dataclass
 class MiniProfile(ArchProfile):
     """The mini world: concepts are attribute values, prompts are captions that leave their family out."""
-
-    compute_prompts: int = 16
 
     def concept_names(self) -> list[str]:
         return list(VALUE_FAMILY)
@@ -174,8 +175,11 @@ def profile(
     localized: str | None = None,
     reference_prompts: str | Path | None = None,
     prompt_file: str | None = None,
+    compute_prompts: int | None = None,
 ) -> ArchProfile:
-    """The profile of ``arch``; ``localized`` overrides its localized preset (a name or YAML path)."""
+    """The profile of ``arch``; ``localized`` overrides its localized preset (a name or YAML path),
+    ``compute_prompts`` the size of the compute sets it builds."""
     if arch not in ARCHITECTURES:
         raise unknown_name("architecture", arch, ARCHITECTURES)
-    return PROFILES.get(arch, ReferenceProfile)(arch, localized or "localized", prompt_file, reference_prompts)
+    sizes = {} if compute_prompts is None else {"compute_prompts": compute_prompts}
+    return PROFILES.get(arch, ReferenceProfile)(arch, localized or "localized", prompt_file, reference_prompts, **sizes)

@@ -105,9 +105,7 @@ def compute_artifact(
     cls = method_class(method)
     if not issubclass(cls, ArtifactController):
         raise ConfigError(f"{method} has no compute step; it steers directly")
-    prof = profile(arch, reference_prompts=reference_prompts)
-    if compute_prompts is not None and hasattr(prof, "compute_prompts"):
-        prof.compute_prompts = compute_prompts
+    prof = profile(arch, reference_prompts=reference_prompts, compute_prompts=compute_prompts)
     chosen = prof.concept(concept)
     settings = compute_options(method, dict(options or {}))
     if target_layers is not None:
