@@ -7,8 +7,9 @@ Examples (the mini model of the default run)::
                   --prompt "a recording of an instrument, fast" --out violin.wav
     tada sweep    --arch mini --method pci --concept fast --arm loc --alphas -8 -4 0 4 8 --out sweeps/fast_pci
 
-Options can also come from a YAML file (``--config run.yaml``, keys = option names with ``_``);
-options given on the command line override it.
+Options can also come from a YAML file (``--config run.yaml``, keys = option names with ``_``, and a
+method's options such as ``top_k`` or ``renorm``) or ``--set key=value``; options given on the command
+line override the file.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", help="pci, textemb, freesliders, caa, tokemb, austeer")
     parser.add_argument("--concept", help="mini: violin, fast, happy, high...; real: piano, tempo, mood...")
     parser.add_argument("--reference-prompts", help="folder of the reference's concept/test prompt CSVs (real archs)")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", dest="settings",
+        help="a method option or compute setting, YAML-valued (repeatable): e.g. --set top_k=32, --set normalize=false",
+    )
 
 
 def _steer_options(parser: argparse.ArgumentParser) -> None:
@@ -100,24 +105,35 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must be a mapping of option names to values")
         merged |= {k.replace("-", "_"): v for k, v in loaded.items()}
-    merged |= {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "command")}
-    if getattr(args, "config", None):
-        _check_file_keys(args.config, set(merged), merged.get("method"))
+    settings = dict(_setting(text) for text in getattr(args, "settings", None) or [])
+    merged |= settings
+    merged |= {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "command", "settings")}
+    if getattr(args, "config", None) or settings:
+        _check_keys(set(merged), merged.get("method"))
     return merged
 
 
-def _check_file_keys(path: str, keys: set[str], method: str | None) -> None:
-    """Refuse keys of a ``--config`` file that no ``tada`` command takes and that are not compute settings
-    of ``method``: a misspelt key would otherwise be ignored. One file may serve several commands."""
-    from tada.steering.methods import method_class
+def _setting(text: str) -> tuple[str, Any]:
+    """``--set key=value``: the key (``-`` read as ``_``) and its YAML value."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set takes KEY=VALUE; got '{text}'")
+    return key.replace("-", "_"), yaml.safe_load(value)
+
+
+def _check_keys(keys: set[str], method: str | None) -> None:
+    """Refuse options (from ``--config`` or ``--set``) that no ``tada`` command takes and that are not
+    ``method``'s controller options or compute settings: a misspelt key would otherwise be ignored. One
+    file may serve several commands."""
+    from tada.steering.methods import controller_options, method_class
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     known = {action.dest for sub in commands.values() for action in sub._actions} | {"localized"}  # the localized preset's YAML
     if method is not None:
-        known |= set(getattr(method_class(method), "compute_options", ()))
+        known |= controller_options(method) | set(getattr(method_class(method), "compute_options", ()))
     unknown = sorted(keys - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)} (see `tada <command> --help`)")
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}{f' of {method}' if method else ''} (see `tada <command> --help`)")
 
 
 def _require(opts: dict[str, Any], *names: str) -> None:
@@ -147,13 +163,14 @@ def _profile(opts: dict[str, Any]):
 
 
 def _controller(opts: dict[str, Any], prof: Any):
-    from tada.steering.methods import make_controller
+    from tada.steering.methods import controller_options, make_controller
 
     if not opts.get("concept") and not opts.get("artifact"):
         raise ConfigError("missing option --concept (or --artifact, whose concept is used)")
     concept = prof.concept(opts["concept"]) if opts.get("concept") else None
     target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
-    steer = {k: opts[k] for k in ("mode", "start_step", "end_step", "schedule") if opts.get(k) is not None}
+    names = controller_options(opts["method"]) | {"mode", "start_step", "end_step", "schedule"}  # the flags: checked for any method
+    steer = {k: opts[k] for k in names if opts.get(k) is not None}
     if target is not None:
         steer["target_layers"] = target
     elif not opts.get("artifact"):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
@@ -105,3 +106,16 @@ def test_config_file_keys_and_types_are_checked_before_loading(tmp_path, capsys,
 def test_one_config_file_may_serve_several_commands(tmp_path, monkeypatch) -> None:
     with pytest.raises(ReachedTheModel):
         compute_with_file(tmp_path, monkeypatch, {"compute_prompts": 2, "alphas": [0, 1], "seeds": 1, "normalize": False})
+
+
+def test_method_options_reach_the_controller(checkpoint, tmp_path, capsys) -> None:
+    common = ["--arch", "mini", "--checkpoint", checkpoint, "--concept", "violin", "--method", "austeer"]
+    assert main(["compute", *common, "--compute-prompts", "2", "--out", str(tmp_path / "austeer")]) == 0
+    steer = [*common, "--artifact", str(tmp_path / "austeer"), "--prompt", mini_prompts("violin", 1)[0], "--alpha", "0.1"]
+    assert main(["generate", *steer, "--set", "top_k=100000", "--out", str(tmp_path / "a.wav")]) == 2
+    assert "top_k 100000 exceeds" in capsys.readouterr().err and not (tmp_path / "a.wav").exists()
+    options = tmp_path / "run.yaml"
+    options.write_text(yaml.safe_dump({"top_k": 4, "renorm": False}))
+    assert main(["generate", *steer, "--config", str(options), "--out", str(tmp_path / "a.wav")]) == 0
+    assert main(["generate", *steer, "--set", "top_k=8", "--out", str(tmp_path / "b.wav")]) == 0
+    assert not np.array_equal(sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0])

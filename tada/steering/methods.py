@@ -59,6 +59,17 @@ def compute_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     return chosen
 
 
+def controller_options(method: str) -> set[str]:
+    """The options ``method``'s controller takes (``mode``, ``renorm``, ``top_k``...), from its constructors."""
+    internal = {"self", "concept", "tensors", "meta", "alpha", "target_layers", "random_control"}
+    names = set()
+    for cls in method_class(method).__mro__:
+        if "__init__" in vars(cls):
+            params = inspect.signature(cls.__init__).parameters.values()
+            names |= {p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY}
+    return names - internal
+
+
 def cell_name(method: str, arm: str) -> str:
     return f"{method}_{arm}"
 
