@@ -34,7 +34,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="local folder or hub id (mini: results/mini/model)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], help="weights dtype (default float32)")
-    parser.add_argument("--method", help="pci, textemb, freesliders, caa, tokemb, austeer")
+    parser.add_argument("--method", help="pci, textemb, tokemb, freesliders, sliders, caa, austeer, sae")
     parser.add_argument("--concept", help="mini: violin, fast, happy, high...; real: piano, tempo, mood...")
     parser.add_argument("--reference-prompts", help="folder of the reference's concept/test prompt CSVs (real archs)")
     parser.add_argument(
