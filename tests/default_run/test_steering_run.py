@@ -17,7 +17,11 @@ they are listed here and reported in the README (the check fails on any other):
   localized arm (the sites localization found) is monotone for all three.
 * Concept Sliders toward ``violin`` (alpha > 0): the neutral clips already lean to violin (log-odds
   about 2 against trumpet), and the slider (100 iterations against the negative pole, ``contrast:
-  negative``) moves them little and not in order on that side; toward trumpet it is monotone.
+  negative``) moves them little and not in order on that side; toward trumpet it is monotone. The
+  localized slider toward ``sad`` is as weak with the model some CPUs train (the run's numbers depend
+  on the CPU's floating-point kernels: on a machine that trains in about 800 s it moves the sad-leaning
+  neutral clips slightly toward happy, log-odds -4.4 -> -3.8; on one that trains in about 540 s it is
+  monotone).
 * The ``random`` arms are controls: a random direction need not be monotone; each must score a lower
   AUC than its method at the same (localized) sites.
 """
@@ -52,7 +56,7 @@ SATURATED = {(c, cell, -1) for c, cell in STEERED if c == "high"} | {("high", "p
 ANTI_CAUSAL = {("violin", "austeer_all", 1), ("fast", "austeer_all", 1), ("happy", "austeer_all", 1)} | {
     ("happy", "austeer_all", -1), ("high", "austeer_all", 1), ("fast", "sae_all", 1), ("high", "sae_all", 1)
 }
-WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_loc", 1)}
+WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_loc", 1), ("happy", "sliders_loc", -1)}
 KNOWN = SATURATED | ANTI_CAUSAL | WEAK_SLIDERS
 #: cells whose protocol AUC is not positive on mini, for the reasons above
 KNOWN_NEGATIVE_AUC = {("fast", "austeer_all"), ("happy", "austeer_all"), ("high", "austeer_all"), ("high", "sae_all")}
