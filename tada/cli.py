@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options(args: argparse.Namespace) -> dict[str, Any]:
-    """Options from ``--config`` overridden by the ones given on the command line."""
+def options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Options from ``--config``, then ``--set``, overridden by the ones given on the command line
+    (``parser``: the one that parsed ``args``, whose options are the known names)."""
     merged: dict[str, Any] = {}
     if getattr(args, "config", None):
         path = Path(args.config)
@@ -109,7 +110,7 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     merged |= settings
     merged |= {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "command", "settings")}
     if getattr(args, "config", None) or settings:
-        _check_keys(set(merged), merged.get("method"))
+        _check_keys(set(merged), merged.get("method"), parser)
     return merged
 
 
@@ -121,13 +122,13 @@ def _setting(text: str) -> tuple[str, Any]:
     return key.replace("-", "_"), yaml.safe_load(value)
 
 
-def _check_keys(keys: set[str], method: str | None) -> None:
+def _check_keys(keys: set[str], method: str | None, parser: argparse.ArgumentParser) -> None:
     """Refuse options (from ``--config`` or ``--set``) that no ``tada`` command takes and that are not
     ``method``'s controller options or compute settings: a misspelt key would otherwise be ignored. One
     file may serve several commands."""
     from tada.steering.methods import controller_options, method_class
 
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     known = {action.dest for sub in commands.values() for action in sub._actions} | {"localized"}  # the localized preset's YAML
     if method is not None:
         known |= controller_options(method) | set(getattr(method_class(method), "compute_options", ()))
@@ -259,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_convert_clap(args.argv)
     run = {"compute": run_compute, "generate": run_generate, "sweep": run_sweep_command}[args.command]
     try:
-        return run(options(args) | {"_command": args.command})
+        return run(options(args, parser) | {"_command": args.command})
     except TadaError as err:
         print(f"tada {args.command}: {err}", file=sys.stderr)
         return 2
