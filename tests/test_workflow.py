@@ -45,6 +45,8 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"steering": {"concepts": ["violin", "cello"]}}, "cello"),  # not a concept of the mini world
         ({"steering": {"arms": ["all", "sideways"]}}, "sideways"),
         ({"steering": {"alphas": {"pci": [-4, 4]}}}, "alphas"),  # no alpha 0: no reference clips
+        ({"world": {"prior": {"register": {"low": 0.3, "middle": 0.7}}}}, "middle"),  # not a register
+        ({"world": {"prior": {"register": {"low": 0.5, "high": 0.7}}}}, "sum to 1"),
     ],
 )
 def test_bad_config_is_rejected_with_its_key(tmp_path, change, message) -> None:

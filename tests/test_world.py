@@ -17,7 +17,7 @@ from tada.world.captions import (
     swap_word,
 )
 from tada.world.dataset import Clips, make_clips
-from tada.world.synth import render
+from tada.world.synth import check_prior, render
 
 SR = 8000
 
@@ -76,6 +76,29 @@ def test_clips_differ_and_repeat_with_seed() -> None:
     assert np.array_equal(a.waves, b.waves) and a.captions == b.captions
     assert not any(np.allclose(a.waves[i], a.waves[j]) for i in range(4) for j in range(i))
     assert np.abs(a.waves).max() <= 1.0
+
+
+def test_a_prior_sets_how_often_a_value_is_drawn() -> None:
+    uniform = make_clips(200, seed=4, duration=0.3)
+    skewed = make_clips(200, seed=4, duration=0.3, prior={"register": {"low": 0.1, "high": 0.9}})
+    assert 0.4 < np.mean(uniform.attributes["register"] == "high") < 0.6
+    assert np.mean(skewed.attributes["register"] == "high") > 0.8
+    assert 0.4 < np.mean(skewed.attributes["tempo"] == "fast") < 0.6  # other families stay uniform
+    assert make_clips(3, seed=4, prior={}).captions == make_clips(3, seed=4).captions
+
+
+@pytest.mark.parametrize(
+    ("prior", "message"),
+    [
+        ({"pitch": {"low": 1.0}}, "unknown family 'pitch'"),
+        ({"register": {"low": 1.0}}, "each of low, high"),
+        ({"register": {"low": 0.6, "high": 0.6}}, "sum to 1"),
+        ({"register": {"low": 1.5, "high": -0.5}}, "sum to 1"),
+    ],
+)
+def test_a_bad_prior_is_refused(prior, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_prior(prior)
 
 
 def test_clips_round_trip(tmp_path) -> None:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from tada.world.attributes import FAMILIES, Attributes
 from tada.world.captions import TRAIN_TEMPLATES, random_caption
-from tada.world.synth import random_attributes, render
+from tada.world.synth import Prior, check_prior, random_attributes, render
 
 
 @dataclass
@@ -45,10 +45,12 @@ def make_clips(
     omit: float = 0.2,
     templates: tuple[str, ...] = TRAIN_TEMPLATES,
     attributes: list[Attributes] | None = None,
+    prior: Prior | None = None,
 ) -> Clips:
-    """Render ``n`` clips with random (or given) attributes and captions."""
+    """Render ``n`` clips with random (drawn from ``prior``, see ``random_attributes``) or given attributes."""
+    check_prior(prior or {})
     rng = np.random.default_rng(seed)
-    attrs = attributes or [random_attributes(rng) for _ in range(n)]
+    attrs = attributes or [random_attributes(rng, prior) for _ in range(n)]
     waves = np.stack([render(a, rng, sample_rate, duration) for a in tqdm(attrs, desc="render clips", leave=False)])
     captions = [random_caption(a, rng, omit, templates) for a in attrs]
     return Clips(waves, captions, pd.DataFrame([a.as_dict() for a in attrs]), sample_rate)
@@ -56,14 +58,14 @@ def make_clips(
 
 def build_world(
     train_path: str | Path, valid_path: str | Path, examples_dir: str | Path, *, n_train: int, seed: int,
-    sample_rate: int, duration: float, n_valid: int = 400, n_examples: int = 8,
+    sample_rate: int, duration: float, prior: Prior | None = None, n_valid: int = 400, n_examples: int = 8,
 ) -> None:
     """Render the training and validation sets, and a few example WAVs with their captions."""
     from tada.audio import write_wav
 
-    train = make_clips(n_train, seed, sample_rate, duration)
+    train = make_clips(n_train, seed, sample_rate, duration, prior=prior)
     train.save(train_path)
-    make_clips(n_valid, seed + 1, sample_rate, duration).save(valid_path)
+    make_clips(n_valid, seed + 1, sample_rate, duration, prior=prior).save(valid_path)
     examples = Path(examples_dir)
     examples.mkdir(parents=True, exist_ok=True)
     lines = []

@@ -10,6 +10,8 @@ clips match.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from tada.world.attributes import FAMILIES, Attributes
@@ -19,9 +21,28 @@ KEYS = {"low": (130.81, 146.83, 164.81), "high": (261.63, 293.66, 329.63)}  # C,
 BEAT_SECONDS = {"slow": (0.48, 0.52), "fast": (0.19, 0.21)}
 
 
-def random_attributes(rng: np.random.Generator) -> Attributes:
-    """Attributes drawn uniformly from every family."""
-    return Attributes(**{f: str(rng.choice(values)) for f, values in FAMILIES.items()})
+#: family -> value -> probability of a clip having that value; families left out are drawn uniformly
+Prior = Mapping[str, Mapping[str, float]]
+
+
+def check_prior(prior: Prior) -> None:
+    """Refuse a prior that names an unknown family or value, or whose probabilities do not sum to 1."""
+    for family, probs in prior.items():
+        if family not in FAMILIES:
+            raise ValueError(f"world prior: unknown family {family!r}; families: {', '.join(FAMILIES)}")
+        if set(probs) != set(FAMILIES[family]):
+            raise ValueError(f"world prior of {family}: give a probability for each of {', '.join(FAMILIES[family])}")
+        if abs(sum(probs.values()) - 1) > 1e-6 or min(probs.values()) < 0:
+            raise ValueError(f"world prior of {family}: probabilities {dict(probs)} must be >= 0 and sum to 1")
+
+
+def random_attributes(rng: np.random.Generator, prior: Prior | None = None) -> Attributes:
+    """Attributes drawn from every family: uniformly, or with the probabilities ``prior`` gives a family."""
+    prior = prior or {}
+    return Attributes(**{
+        f: str(rng.choice(values, p=[prior[f][v] for v in values]) if f in prior else rng.choice(values))
+        for f, values in FAMILIES.items()
+    })
 
 
 def _partials(instrument: str, f0: float, sample_rate: int) -> list[tuple[float, float]]:

@@ -12,10 +12,12 @@ from tada.steering.methods import METHODS as STEERING_METHODS
 from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact, split_cell
 from tada.steering.grids import reference_grids
 from tada.steering.profiles import profile
+from tada.world.synth import check_prior
 
 min_version("9.0")
 
 validate(config, schema="../schemas/config.schema.yaml")
+check_prior(config["world"].get("prior", {}))
 
 RESULTS = config["results"]
 LOGS = f"{RESULTS}/logs"

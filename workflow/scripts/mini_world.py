@@ -8,5 +8,6 @@ w = snakemake.params.world
 build_world(
     snakemake.output.train, snakemake.output.valid, snakemake.output.examples,
     n_train=w["n_train"], seed=w["seed"], sample_rate=w["sample_rate"], duration=w["duration"],
+    prior=w.get("prior"),
 )
 log.info("rendered %d training clips", w["n_train"])
