@@ -28,6 +28,15 @@ def test_default_dag_plans_every_stage(tmp_path) -> None:
         assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
 
 
+@pytest.mark.parametrize("experiment", sorted(p.name for p in (ROOT / "config" / "experiments").glob("*.yaml")))
+def test_every_experiment_config_plans(tmp_path, experiment) -> None:
+    """The optional experiments of ``config/experiments/`` plan on top of the default config (their training first)."""
+    configs = [str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "experiments" / experiment)]
+    run = dry_run(tmp_path, "--configfile", *configs)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "rule train_mini:" in run.stdout
+
+
 def test_single_cell_builds_only_its_cone(tmp_path) -> None:
     run = dry_run(tmp_path, f"{tmp_path}/results/localization/mini/violin/tf1/scores.csv")
     assert run.returncode == 0, run.stderr[-3000:]
