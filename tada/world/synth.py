@@ -31,7 +31,11 @@ def check_prior(prior: Prior) -> None:
         if family not in FAMILIES:
             raise ValueError(f"world prior: unknown family {family!r}; families: {', '.join(FAMILIES)}")
         if set(probs) != set(FAMILIES[family]):
-            raise ValueError(f"world prior of {family}: give a probability for each of {', '.join(FAMILIES[family])}")
+            unknown = sorted(set(probs) - set(FAMILIES[family]))
+            raise ValueError(
+                f"world prior of {family}: " + (f"unknown value(s) {', '.join(unknown)}; " if unknown else "")
+                + f"give a probability for each of {', '.join(FAMILIES[family])}"
+            )
         if abs(sum(probs.values()) - 1) > 1e-6 or min(probs.values()) < 0:
             raise ValueError(f"world prior of {family}: probabilities {dict(probs)} must be >= 0 and sum to 1")
 
