@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--prompts", type=int, help="number of evaluation prompts (default 8)")
     sweep.add_argument("--prompt-file", help="prompts to steer: a text file (one per line) or a CSV 'prompt' column")
     sweep.add_argument("--seeds", type=int, help="seeds per prompt (default 1)")
+    sweep.add_argument(
+        "--eval-set", help="prompts with one seed each (CSV columns prompt, seed; e.g. results/steering/mini/high/eval_set.csv)"
+    )
     sweep.add_argument("--out", help="sweep folder to write")
 
     convert = sub.add_parser("convert-clap", help="convert a laion-clap checkpoint to transformers' ClapModel")
@@ -238,15 +241,20 @@ def run_generate(opts: dict[str, Any]) -> int:
 
 def run_sweep_command(opts: dict[str, Any]) -> int:
     from tada.steering.methods import cell_name
-    from tada.steering.sweep import run_sweep
+    from tada.steering.sweep import read_eval_set, run_sweep
 
     _require(opts, "arch", "method", "alphas", "out")
     prof = _profile(opts)
     controller = _composed(opts, _controller(opts, prof))
-    prompts = prof.eval_prompts(controller.concept.name, opts.get("prompts", 8))
+    if opts.get("eval_set"):
+        prompts, seeds = read_eval_set(opts["eval_set"])
+    else:
+        prompts, seeds = prof.eval_prompts(controller.concept.name, opts.get("prompts", 8)), list(range(opts.get("seeds", 1)))
     adapter = _load(opts)
     cell = cell_name(opts["method"], opts.get("arm", "all"))
-    manifest = run_sweep(adapter, controller, prompts, list(range(opts.get("seeds", 1))), opts["alphas"], opts["out"], cell)
+    manifest = run_sweep(
+        adapter, controller, prompts, seeds, opts["alphas"], opts["out"], cell, per_prompt_seeds=bool(opts.get("eval_set"))
+    )
     print(f"wrote {len(manifest)} clips and {Path(opts['out']) / 'manifest.csv'}")
     return 0
 

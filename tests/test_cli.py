@@ -57,6 +57,11 @@ def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
     assert main(["sweep", "--config", str(options), "--alphas", "0", "2", "--out", str(tmp_path / "sweep")]) == 0
     manifest = pd.read_csv(tmp_path / "sweep" / "manifest.csv")
     assert sorted(manifest["alpha"].unique()) == [0, 2] and set(manifest["method"]) == {"pci_all"}
+    chosen = tmp_path / "eval_set.csv"  # prompts with a seed each, as rule eval_set writes them
+    pd.DataFrame({"prompt": mini_prompts("fast", 2), "seed": [3, 5]}).to_csv(chosen, index=False)
+    assert main(["sweep", "--config", str(options), "--eval-set", str(chosen), "--out", str(tmp_path / "set")]) == 0
+    manifest = pd.read_csv(tmp_path / "set" / "manifest.csv")
+    assert manifest.groupby("prompt_id")["seed"].unique().map(list).tolist() == [[3], [5]]
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,8 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"steering": {"alphas": {"pci": [-4, 4]}}}, "alphas"),  # no alpha 0: no reference clips
         ({"world": {"prior": {"register": {"low": 0.3, "middle": 0.7}}}}, "middle"),  # not a register
         ({"world": {"prior": {"register": {"low": 0.5, "high": 0.7}}}}, "sum to 1"),
+        ({"steering": {"balance": {"archs": ["mini"], "pool_prompts": 4, "pool_seeds": 2}}}, "pool_prompts"),
+        ({"steering": {"noise": "reference"}}, "steering.balance"),  # one draw per prompt: no seeds to choose
     ],
 )
 def test_bad_config_is_rejected_with_its_key(tmp_path, change, message) -> None:

@@ -49,9 +49,11 @@ def run_sweep(
     batch_size: int = 16,
     progress: bool = True,
     lyrics: Sequence[str] | None = None,
+    per_prompt_seeds: bool = False,
 ) -> pd.DataFrame:
     """Generate every (alpha, prompt, seed) under ``controller`` (``lyrics``: one per prompt, else the
-    config's); write the WAVs and the manifest.
+    config's; ``per_prompt_seeds``: prompt i only with ``seeds[i]``, as an evaluation set pairs them);
+    write the WAVs and the manifest.
 
     Under ``noise: reference`` a clip's noise is row ``prompt index`` of the reference's one draw for the
     whole prompt set (one seed per prompt), so prompt i gets the same noise as in the reference's run.
@@ -60,12 +62,14 @@ def run_sweep(
     alphas = check_alphas(controller, alphas, config.steps)
     if lyrics is not None and len(lyrics) != len(prompts):
         raise ConfigError(f"got {len(lyrics)} lyrics for {len(prompts)} prompts")
+    if per_prompt_seeds and len(seeds) != len(prompts):
+        raise ConfigError(f"got {len(seeds)} seeds for {len(prompts)} prompts (one each)")
     if config.noise == "reference":
-        if len(seeds) != 1:
+        if len(seeds) != 1 or per_prompt_seeds:
             raise ConfigError(f"noise: reference draws one clip per prompt; got {len(seeds)} seeds")
         config = config.with_(noise_rows=config.noise_rows or len(prompts))
     out_dir = Path(out_dir)
-    items = [(i, s) for i in range(len(prompts)) for s in seeds]
+    items = list(enumerate(seeds)) if per_prompt_seeds else [(i, s) for i in range(len(prompts)) for s in seeds]
     batches = [items[b : b + batch_size] for b in range(0, len(items), batch_size)]
     rows = []
     name = controller.concept.name
@@ -139,10 +143,13 @@ def sweep_cells(
     options: Mapping[str, Any] | None = None,
     load_options: Mapping[str, Any] | None = None,
     noise: str = "per_clip",
+    eval_set: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Load ``arch`` once and sweep the (concept, method) cell of each arm in ``cells`` (every name and
     artifact checked first) with the arch's steering settings, the profile's lyrics and ``noise``
-    (``per_clip`` seeds or ``reference``)."""
+    (``per_clip`` seeds or ``reference``). The clips are the profile's first ``n_prompts`` evaluation
+    prompts x seeds ``0 .. n_seeds - 1``, or the (prompt, seed) rows of an ``eval_set`` file (see
+    :mod:`tada.protocol.eval_set`)."""
     prof = profile(arch, localized=localized, reference_prompts=reference_prompts)
     chosen = prof.concept(concept)
     if needs_artifact(method) and any(cell.artifact is None for cell in cells.values()):
@@ -151,13 +158,29 @@ def sweep_cells(
         arm: make_controller(method, chosen, prof.target_layers(arm), cell.artifact, arm=arm, **dict(options or {}))
         for arm, cell in cells.items()
     }
-    prompts = prof.eval_prompts(concept, n_prompts)
-    lyrics = prof.lyrics(concept, n_prompts)
+    if eval_set is None:
+        prompts, seeds = prof.eval_prompts(concept, n_prompts), list(range(n_seeds))
+    else:
+        prompts, seeds = read_eval_set(eval_set)
+    lyrics = prof.lyrics(concept, len(prompts))
+    if eval_set is not None and lyrics is not None:
+        raise ConfigError(f"'{concept}' is sung with per-prompt lyrics on {arch}: an evaluation set file cannot pair them yet")
     adapter = load_model(arch, checkpoint, **dict(load_options or {}))
     config = adapter.generation_config("steering").with_(noise=noise)
-    seeds = list(range(n_seeds))
     return {
-        arm: run_sweep(adapter, controller, prompts, seeds, cells[arm].alphas, cells[arm].out_dir, cell_name(method, arm), config, lyrics=lyrics)
+        arm: run_sweep(
+            adapter, controller, prompts, seeds, cells[arm].alphas, cells[arm].out_dir, cell_name(method, arm), config,
+            lyrics=lyrics, per_prompt_seeds=eval_set is not None,
+        )
         for arm, controller in controllers.items()
     }
+
+
+def read_eval_set(path: str | Path) -> tuple[list[str], list[int]]:
+    """The prompts of an evaluation set file and their seeds (one per prompt)."""
+    table = pd.read_csv(path)
+    missing = {"prompt", "seed"} - set(table.columns)
+    if missing or table.empty:
+        raise ConfigError(f"evaluation set {path}: needs rows with columns prompt, seed (missing {sorted(missing)})")
+    return table["prompt"].astype(str).tolist(), table["seed"].astype(int).tolist()
 

@@ -1,27 +1,24 @@
 """The default run's steering cells: alignment moves with alpha, the protocol's AUCs, alpha 0 is unsteered.
 
 Alignment on mini is the scorer's log-odds of the concept value against its counterpart (``mini``).
-Some cells are known not to be monotone on the mini model, for reasons of the model, not of the code;
-they are listed here and reported in the README (the check fails on any other):
+Every sweep steers a balanced evaluation set (``steering.balance``): half of its clips on each pole of
+the concept at alpha 0, so every curve has room both ways. Some cells are still known not to be
+monotone on the mini model, for reasons of the methods on this model, not of the code; they are listed
+here and reported in the README (the check fails on any other):
 
-* ``high``, alpha < 0: the mini model renders register-free captions mostly in the low register (with
-  the sweeps' seed 0, all of them), so the neutral clips already sit at the scorer's floor for
-  ``high`` (log-odds about -11): there is nothing left to lower. PCI toward ``high`` moves the
-  register only when every step is switched (the register is set in the first step), so its
-  intermediate alphas stay at that floor too.
+* PCI where a concept is set in the first steps: PCI switches the *last* |alpha| steps, so the
+  register (toward ``high``) and the instrument (toward trumpet) move only at the full 16 steps; the
+  other alphas stay flat, and a Spearman over a flat stretch is chance.
 * AUSteer and SAE at *every* site (``_all``): both push every site by the same unit amount (channel
   weights of at most 1, unit decoder rows), also at the blocks not trained to read the caption (tf0,
   tf3), where a concept moves the output 5-10x less than at tf1 and tf2 and a unit push acts against
-  the concept (README). CAA on mini uses the raw mean differences (``options.caa.normalize: false``),
-  which push each site in proportion to its own variation: its ``_all`` arm is monotone. The
-  localized arm (the sites localization found) is monotone for all three.
-* Concept Sliders toward ``violin`` (alpha > 0): the neutral clips already lean to violin (log-odds
-  about 2 against trumpet), and the slider (100 iterations against the negative pole, ``contrast:
-  negative``) moves them little and not in order on that side; toward trumpet it is monotone. The
-  localized slider toward ``sad`` is as weak with the model some CPUs train (the run's numbers depend
-  on the CPU's floating-point kernels: on a machine that trains in about 800 s it moves the sad-leaning
-  neutral clips slightly toward happy, log-odds -4.4 -> -3.8; on one that trains in about 540 s it is
-  monotone).
+  the concept (README); their AUC may be negative. CAA on mini uses the raw mean differences
+  (``options.caa.normalize: false``), which push each site in proportion to its own variation: its
+  ``_all`` arm is monotone. The localized arm (the sites localization found) is monotone for all three.
+* Concept Sliders toward ``violin`` and the localized slider toward ``sad``: 100 iterations against the
+  opposite pole (``contrast: negative``) train a slider that moves these little and not in order on
+  that side (the run's numbers depend on the CPU's floating-point kernels, so these are listed for both
+  CPU kinds CI runs on).
 * The ``random`` arms are controls: a random direction need not be monotone; each must score a lower
   AUC than its method at the same (localized) sites.
 """
@@ -52,14 +49,14 @@ CELLS = [
 ]
 STEERED = [(c, cell) for c, cell in CELLS if not cell.endswith("_random")]
 #: (concept, cell, direction) that the mini model cannot make monotone (see the module docstring)
-SATURATED = {(c, cell, -1) for c, cell in STEERED if c == "high"} | {("high", "pci_all", 1), ("high", "pci_loc", 1)}
-ANTI_CAUSAL = {("violin", "austeer_all", 1), ("fast", "austeer_all", 1), ("happy", "austeer_all", 1)} | {
-    ("happy", "austeer_all", -1), ("high", "austeer_all", 1), ("fast", "sae_all", 1), ("high", "sae_all", 1)
+PCI_FLAT = {("high", "pci_all", 1), ("high", "pci_loc", 1), ("violin", "pci_all", -1), ("violin", "pci_loc", -1)}
+ANTI_CAUSAL = {(c, "austeer_all", sign) for c in CONFIG["concepts"] for sign in (1, -1)} | {
+    ("fast", "sae_all", 1), ("high", "sae_all", 1), ("high", "sae_all", -1)
 }
 WEAK_SLIDERS = {("violin", "sliders_all", 1), ("violin", "sliders_loc", 1), ("happy", "sliders_loc", -1)}
-KNOWN = SATURATED | ANTI_CAUSAL | WEAK_SLIDERS
-#: cells whose protocol AUC is not positive on mini, for the reasons above
-KNOWN_NEGATIVE_AUC = {("fast", "austeer_all"), ("happy", "austeer_all"), ("high", "austeer_all"), ("high", "sae_all")}
+KNOWN = PCI_FLAT | ANTI_CAUSAL | WEAK_SLIDERS
+#: cells whose protocol AUC may be negative on mini: the anti-causal ones
+KNOWN_NEGATIVE_AUC = {(c, cell) for c, cell, _ in ANTI_CAUSAL}
 MIN_SPEARMAN = 0.9
 
 

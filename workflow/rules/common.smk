@@ -6,6 +6,7 @@ from snakemake.utils import min_version, validate
 from tada.localization.studies import check_features, layer_names, study
 from tada.models import ARCHITECTURES
 from tada.protocol import reference_data
+from tada.protocol.eval_set import check_balance
 from tada.protocol.tables import REFERENCE_CELLS
 from tada.steering.methods import ARMS as STEERING_ARMS
 from tada.steering.methods import METHODS as STEERING_METHODS
@@ -160,6 +161,7 @@ def localization_targets(wildcards=None):
 
 # --- steering: artifacts and sweeps ---
 STEERING = config["steering"]
+BALANCE = STEERING.get("balance", {})
 #: artifact folder names: a method's (shared by its arms) or, for methods computed per arm, ``method_arm``
 ARTIFACT_NAMES = sorted({artifact_name(m, a) for m in STEERING_METHODS if needs_artifact(m) for a in STEERING_ARMS})
 
@@ -188,6 +190,9 @@ for _arch in STEERING["archs"]:  # unknown names fail here, before any job (snak
             raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
         if PAPER_GRIDS is None and _method not in STEERING["alphas"]:
             raise ValueError(f"steering.alphas has no grid for method '{_method}'")
+for _arch in BALANCE.get("archs", []):
+    if _arch in STEERING["archs"]:
+        check_balance(steering_profile(_arch), concepts_of(_arch), STEERING["prompts"], BALANCE["pool_prompts"], STEERING.get("noise", "per_clip"))
 
 
 def alpha_grid(arch, method, concept, arm):
@@ -208,10 +213,23 @@ def artifact_dir(arch, concept, artifact):
     return f"{RESULTS}/steering/{arch}/{concept}/{artifact}"
 
 
+def eval_set_path(arch, concept):
+    """Where the balanced evaluation set of (arch, concept) is written (rule eval_set)."""
+    return f"{RESULTS}/steering/{arch}/{concept}/eval_set.csv"
+
+
+def eval_set_of(arch, concept):
+    """The evaluation set file a sweep of ``arch`` reads, or None (the profile's prompts x seeds)."""
+    return eval_set_path(arch, concept) if arch in BALANCE.get("archs", []) else None
+
+
 def sweep_inputs(arch, concept, method, arms, with_artifacts=True):
     """The model, the artifact of each arm (``artifact_<arm>``, for methods with a compute step, unless
-    the job computes them itself) and the found localized preset where an arm uses it."""
+    the job computes them itself), the found localized preset where an arm uses it and the balanced
+    evaluation set (archs in ``steering.balance.archs``)."""
     inputs = {"model": model_inputs(arch)}
+    if eval_set_of(arch, concept):
+        inputs["eval_set"] = eval_set_of(arch, concept)
     for arm in arms:
         if arm == "random" and not has_random_control(method):
             raise ValueError(f"{method} has no random-direction control: arm 'random' is for activation methods")

@@ -4,6 +4,35 @@
 # wav/, which the protocol reads. Config: steering.* (config/README.md).
 
 
+rule eval_set:
+    """Choose one concept's evaluation clips, half on each pole at alpha 0, from a pool of its neutral
+    prompts x seeds generated unsteered and scored (the archs in ``steering.balance.archs``)."""
+    input:
+        model=lambda w: model_inputs(w.arch),
+        scorer=lambda w: scorer_inputs(w.arch),
+    output:
+        eval_set=eval_set_path("{arch}", "{concept}"),
+        pool=f"{RESULTS}/steering/{{arch}}/{{concept}}/eval_pool.csv",
+    params:
+        checkpoint=lambda w: checkpoint_of(w.arch),
+        load_options=lambda w: load_options(w.arch),
+        prompts=STEERING["prompts"],
+        pool=lambda w: {"prompts": BALANCE["pool_prompts"], "seeds": BALANCE["pool_seeds"]},
+        results=RESULTS,  # the mini scorer's checkpoint lives under it
+        checkpoints=PROTOCOL.get("checkpoints", {}),
+        reference_prompts=STEERING.get("reference_prompts"),
+    wildcard_constraints:
+        arch="|".join(BALANCE.get("archs", [])) or "(?!)",
+        concept="[a-z_]+",
+    threads: config["threads"]
+    conda:
+        "../../envs/tada.yaml"
+    log:
+        f"{LOGS}/steering/{{arch}}/{{concept}}/eval_set.log",
+    script:
+        "../scripts/steering_eval_set.py"
+
+
 rule steering_artifact:
     """Compute one method's steering artifact for one concept: on every cross-attention site, or (methods
     computed per arm, as a LoRA slider) on the sites of one arm (folder ``{method}_{arm}``)."""
@@ -52,6 +81,7 @@ rule sweep:
         options=lambda w: STEERING.get("options", {}).get(w.method, {}),
         reference_prompts=STEERING.get("reference_prompts"),
         noise=STEERING.get("noise", "per_clip"),
+        eval_set=lambda w: eval_set_of(w.arch, w.concept),
     wildcard_constraints:
         arch=per_cell_archs_pattern(),
         concept="[a-z_]+",
@@ -104,6 +134,7 @@ for _arch in STEERING.get("batch_arms", []):
                 compute_prompts=STEERING["compute_prompts"],
                 reference_prompts=STEERING.get("reference_prompts"),
                 noise=STEERING.get("noise", "per_clip"),
+                eval_set=lambda w, arch=_arch: eval_set_of(arch, w.concept),
             wildcard_constraints:
                 concept="|".join(concepts_of(_arch)),
             threads: config["threads"]
