@@ -80,7 +80,8 @@ def probe(page: Path, tmp_path: Path) -> dict:
 
 @pytest.fixture
 def sweep(tmp_path: Path) -> Path:
-    """A fake sweep of 9 alphas x 2 prompts: a manifest and tones as WAVs."""
+    """A fake sweep of 9 alphas x 2 prompts with a seed each (as an evaluation set pairs them): a manifest
+    and tones as WAVs."""
     folder = tmp_path / "sweeps" / "caa_loc"
     (folder / "wav").mkdir(parents=True)
     rows = []
@@ -88,7 +89,7 @@ def sweep(tmp_path: Path) -> Path:
         for prompt in (0, 1):
             path = f"wav/p{prompt}_a{alpha}.wav"
             sf.write(folder / path, 0.3 * np.sin(np.linspace(0, 880 * np.pi, 8000)), 8000, subtype="PCM_16")
-            rows.append({"prompt_id": prompt, "prompt": f"prompt {prompt}", "seed": 0, "alpha": alpha, "path": path})
+            rows.append({"prompt_id": prompt, "prompt": f"prompt {prompt}", "seed": 2 - 2 * prompt, "alpha": alpha, "path": path})
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
     return folder
 

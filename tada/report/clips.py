@@ -40,7 +40,8 @@ def example_clips(sweep_dir: str | Path, n: int = CLIPS_PER_SWEEP) -> pd.DataFra
     """Rows of a sweep's manifest for its first prompt and seed at ``n`` alphas, with absolute paths."""
     sweep_dir = Path(sweep_dir)
     manifest = pd.read_csv(sweep_dir / "manifest.csv")
-    first = manifest[(manifest["prompt_id"] == manifest["prompt_id"].min()) & (manifest["seed"] == manifest["seed"].min())]
+    first = manifest[manifest["prompt_id"] == manifest["prompt_id"].min()]
+    first = first[first["seed"] == first["seed"].min()]  # an evaluation set gives each prompt its own seed
     rows = first[first["alpha"].isin(pick_alphas(first["alpha"].tolist(), n))].sort_values("alpha")
     missing = [p for p in rows["path"] if not (sweep_dir / p).is_file()]
     if rows.empty or missing:
