@@ -4,7 +4,7 @@
 # the outputs with those of the same slice run locally (`--profile profiles/local`, same checkout and
 # inputs) and stops what it started.
 # The slice, on top of a run's mini model, scorer and prompt pairs: the localization job of
-# feature violin (every preset), the CAA artifact of violin, its `all` sweep, and that sweep's protocol
+# feature violin (every preset), violin's balanced evaluation set, the CAA artifact of violin, its `all` sweep, and that sweep's protocol
 # metrics and per-alpha curve (the `loc` arm would pull in the whole localization through
 # localized.yaml; so the slice sweeps per cell, `steering.batch_arms: []`, as the GPU archs do). Run as root, after `make run` (or any run that made the upstream files):
 # scripts/ci_slurm.sh

@@ -79,7 +79,7 @@ def test_gpu_resources_name_workflow_rules() -> None:
     assert "cpus_per_task" not in profile["default-resources"]  # CPUs come from each rule's `threads:`
     assert set(resources) <= _workflow_rules(), set(resources) - _workflow_rules()
     gpu = {rule for rule, res in resources.items() if res.get("slurm_partition") == "gpu"}
-    assert {"sweep", "steering_artifact", "train_mini", "localization_stable_audio", "localization_ace_step_v1"} <= gpu
+    assert {"sweep", "steering_artifact", "eval_set", "train_mini", "localization_stable_audio", "localization_ace_step_v1"} <= gpu
     assert "localization_mini" not in gpu  # mini localizes on CPU
     for rule in gpu:
         assert resources[rule]["gres"] == "gpu:1", rule

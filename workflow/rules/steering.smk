@@ -1,7 +1,9 @@
-# Steering: concept -> artifact (methods with a compute step) -> alpha sweep, per (arch, concept,
-# method, arm). The artifact of one (arch, concept, method) is computed once on every site and shared
-# by its arms and sweeps (a LoRA slider is trained per arm, on that arm's sites); a sweep writes results/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv +
-# wav/, which the protocol reads. Config: steering.* (config/README.md).
+# Steering: concept -> (balanced evaluation set) -> artifact (methods with a compute step) -> alpha sweep,
+# per (arch, concept, method, arm). The artifact of one (arch, concept, method) is computed once on every
+# site and shared by its arms and sweeps (a LoRA slider is trained per arm, on that arm's sites); a sweep
+# writes results/sweeps/{arch}/{concept}/{method}_{arm}/manifest.csv + wav/, which the protocol reads.
+# The archs in steering.balance.archs steer the clips rule eval_set chose (half on each pole at alpha 0).
+# Config: steering.* (config/README.md).
 
 
 rule eval_set:
