@@ -7,8 +7,9 @@ monotone on the mini model, for reasons of the methods on this model, not of the
 here and reported in the README (the check fails on any other):
 
 * PCI where a concept is set in the first steps: PCI switches the *last* |alpha| steps, so the
-  register (toward ``high``) and the instrument (toward trumpet) move only at the full 16 steps; the
-  other alphas stay flat, and a Spearman over a flat stretch is chance.
+  register (high / low) and the instrument (violin / trumpet) move only at the full 16 steps; the
+  other alphas stay flat, and a Spearman over a flat stretch is chance (on the AMD machine's model: toward ``high`` in both
+  arms and the localized arm toward trumpet; the others pass by the order of near-equal values).
 * AUSteer and SAE at *every* site (``_all``): both push every site by the same unit amount (channel
   weights of at most 1, unit decoder rows), also at the blocks not trained to read the caption (tf0,
   tf3), where a concept moves the output 5-10x less than at tf1 and tf2 and a unit push acts against
@@ -49,7 +50,7 @@ CELLS = [
 ]
 STEERED = [(c, cell) for c, cell in CELLS if not cell.endswith("_random")]
 #: (concept, cell, direction) that the mini model cannot make monotone (see the module docstring)
-PCI_FLAT = {("high", "pci_all", 1), ("high", "pci_loc", 1), ("violin", "pci_all", -1), ("violin", "pci_loc", -1)}
+PCI_FLAT = {(c, f"pci_{arm}", sign) for c in ("high", "violin") for arm in ("all", "loc") for sign in (1, -1)}
 ANTI_CAUSAL = {(c, "austeer_all", sign) for c in CONFIG["concepts"] for sign in (1, -1)} | {
     ("fast", "sae_all", 1), ("high", "sae_all", 1), ("high", "sae_all", -1)
 }
