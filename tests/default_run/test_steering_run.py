@@ -8,8 +8,9 @@ here and reported in the README (the check fails on any other):
 
 * PCI where a concept is set in the first steps: PCI switches the *last* |alpha| steps, so the
   register (high / low) and the instrument (violin / trumpet) move only at the full 16 steps; the
-  other alphas stay flat, and a Spearman over a flat stretch is chance (on the AMD machine's model: toward ``high`` in both
-  arms and the localized arm toward trumpet; the others pass by the order of near-equal values).
+  other alphas stay flat, and a Spearman over a flat stretch is chance (on the AMD machine's model
+  toward ``high`` in both arms and the localized arm toward trumpet fail; the others pass by the order
+  of near-equal values).
 * AUSteer and SAE at *every* site (``_all``): both push every site by the same unit amount (channel
   weights of at most 1, unit decoder rows), also at the blocks not trained to read the caption (tf0,
   tf3), where a concept moves the output 5-10x less than at tf1 and tf2 and a unit push acts against
