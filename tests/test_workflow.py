@@ -72,3 +72,9 @@ def test_bad_config_is_rejected_with_its_key(tmp_path, change, message) -> None:
     assert run.returncode != 0
     assert message in run.stderr + run.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_workflow_passes_snakemake_lint() -> None:
+    """The catalog's conventions: a log per rule, no hard-coded path prefixes in params, ..."""
+    run = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Lints for" not in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]

@@ -20,7 +20,7 @@ rule eval_set:
         load_options=lambda w: load_options(w.arch),
         prompts=STEERING["prompts"],
         pool=lambda w: {"prompts": BALANCE["pool_prompts"], "seeds": BALANCE["pool_seeds"]},
-        results=RESULTS,  # the mini scorer's checkpoint lives under it
+        results=lambda w: RESULTS,  # the mini scorer's checkpoint lives under it (as protocol_metrics)
         checkpoints=PROTOCOL.get("checkpoints", {}),
         reference_prompts=STEERING.get("reference_prompts"),
     wildcard_constraints:
