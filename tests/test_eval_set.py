@@ -82,6 +82,8 @@ def test_the_sweep_of_a_set_steers_the_clips_it_chose(tmp_path) -> None:
 
 
 def test_bad_eval_set_files_and_settings_are_refused(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        read_eval_set(tmp_path / "missing.csv")
     (tmp_path / "set.csv").write_text("prompt,pole\na track,positive\n")
     with pytest.raises(ConfigError, match="seed"):
         read_eval_set(tmp_path / "set.csv")

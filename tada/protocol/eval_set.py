@@ -84,13 +84,13 @@ def choose_balanced(pool: pd.DataFrame, n: int) -> pd.DataFrame:
     clips. Where the pool has too few on one side, the other side fills in (logged)."""
     if n < 1 or n > pool["pool_prompt"].nunique():
         raise ConfigError(f"an evaluation set of {n} clips needs at least {n} distinct pool prompts; the pool has {pool['pool_prompt'].nunique()}")
-    pole = (pool["alignment"] > 0).map({True: "positive", False: "negative"})
+    pool = pool.assign(pole=(pool["alignment"] > 0).map({True: "positive", False: "negative"}))
     wanted = {"positive": (n + 1) // 2, "negative": n // 2}
-    chosen = _take(pool.assign(pole=pole), wanted)
+    chosen = _take(pool, wanted)
     missing = n - len(chosen)
     if missing:
         log.warning("the pool has %d too few clips on one pole (wanted %s); the other pole fills in", missing, wanted)
-        rest = pool.assign(pole=pole).drop(index=chosen.index)
+        rest = pool.drop(index=chosen.index)
         rest = rest[~rest["pool_prompt"].isin(chosen["pool_prompt"])].drop_duplicates("pool_prompt")
         chosen = pd.concat([chosen, rest.head(missing)])
     return chosen.sort_values("pool_prompt", kind="stable").reset_index(drop=True)[list(EVAL_SET_COLUMNS)]
@@ -104,7 +104,6 @@ def _take(pool: pd.DataFrame, wanted: dict[str, int]) -> pd.DataFrame:
             taken.append(match.index[0])
             left[match.iloc[0]["pole"]] -= 1
     return pool.loc[taken]
-
 
 
 def balanced_eval_set(

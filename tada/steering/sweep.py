@@ -178,9 +178,10 @@ def sweep_cells(
 
 def read_eval_set(path: str | Path) -> tuple[list[str], list[int]]:
     """The prompts of an evaluation set file and their seeds (one per prompt)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"evaluation set {path} not found: make it with the workflow's eval_set rule or write a CSV of prompt, seed")
     table = pd.read_csv(path)
     missing = {"prompt", "seed"} - set(table.columns)
     if missing or table.empty:
         raise ConfigError(f"evaluation set {path}: needs rows with columns prompt, seed (missing {sorted(missing)})")
     return table["prompt"].astype(str).tolist(), table["seed"].astype(int).tolist()
-

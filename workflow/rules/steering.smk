@@ -83,7 +83,6 @@ rule sweep:
         options=lambda w: STEERING.get("options", {}).get(w.method, {}),
         reference_prompts=STEERING.get("reference_prompts"),
         noise=STEERING.get("noise", "per_clip"),
-        eval_set=lambda w: eval_set_of(w.arch, w.concept),
     wildcard_constraints:
         arch=per_cell_archs_pattern(),
         concept="[a-z_]+",
@@ -136,7 +135,6 @@ for _arch in STEERING.get("batch_arms", []):
                 compute_prompts=STEERING["compute_prompts"],
                 reference_prompts=STEERING.get("reference_prompts"),
                 noise=STEERING.get("noise", "per_clip"),
-                eval_set=lambda w, arch=_arch: eval_set_of(arch, w.concept),
             wildcard_constraints:
                 concept="|".join(concepts_of(_arch)),
             threads: config["threads"]

@@ -44,7 +44,7 @@ try:
         options=dict(sm.params.options),
         load_options=sm.params.load_options,
         noise=sm.params.noise,
-        eval_set=sm.params.eval_set,
+        eval_set=sm.input.get("eval_set"),  # archs in steering.balance.archs
     )
 except Exception:
     log.exception("sweep failed")
