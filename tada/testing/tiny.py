@@ -67,6 +67,16 @@ WORDS = (
 CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,:;!?'-#[]()"
 
 
+#: clip lengths (s) of the tiny pipelines in steering tests; AudioLDM2's tiny vocoder upsamples only 4x, so
+#: 0.5 s would be ~1000 latent frames under self-attention (6x the time of 0.1 s)
+STEERING_DURATIONS = {"audioldm2": 0.1, "ace_step_15": 1.0}
+
+
+def steering_duration(arch: str) -> float:
+    """A short clip length for steering tests of the tiny ``arch`` pipeline."""
+    return STEERING_DURATIONS.get(arch, 0.5)
+
+
 #: the words of the mini world's captions: a tiny mini model with it can steer the world's concepts
 MINI_WORLD_VOCAB: list[str] = sorted(
     {*SWAPS, ",", "a", "an", "and", "in", "instrument", "register", "recording", "of", "track", "where", "plays"}
