@@ -31,8 +31,9 @@ run: $(VENV)/.installed
 # the tests never reach the hub (HF_HUB_OFFLINE here, not for `make run`: a hub checkpoint must load)
 test test-fast check-run: export HF_HUB_OFFLINE = 1
 
+# one test file per worker (pytest-xdist): files share module-scoped tiny models; $(CORES) workers
 test: $(VENV)/.installed
-	$(PY) -m pytest -m "not default_run" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not default_run" -n $(CORES) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed  # the part of `make test` that trains nothing and runs no workflow
 	$(PY) -m pytest -m "not default_run and not slow" -q $(PYTEST_ARGS)
