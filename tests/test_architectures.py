@@ -40,7 +40,6 @@ BUILDERS = {
     "audioldm2": tiny.tiny_audioldm2,
     "ace_step_15": tiny.tiny_ace_step_15,
 }
-DURATIONS = {"stable_audio": None, "audioldm2": 0.016, "ace_step_15": 2.0}  # short clips of the tiny models
 
 
 @dataclass
@@ -62,7 +61,7 @@ def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="module", params=list(BUILDERS))
 def model(request: pytest.FixtureRequest) -> Tiny:
     adapter = BUILDERS[request.param]()
-    config = adapter.generation_config("patching", steps=3).with_(duration=DURATIONS[request.param])
+    config = adapter.generation_config("patching", steps=3).with_(duration=tiny.PATCHING_DURATIONS[request.param])
     clean = adapter.generate(CLEAN, SEEDS, config).waveforms
     return Tiny(adapter, config, clean, adapter.generate(CORRUPTED, SEEDS, config).waveforms)
 

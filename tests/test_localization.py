@@ -273,13 +273,12 @@ BUILDERS = {
     "audioldm2": tiny.tiny_audioldm2,
     "ace_step_15": tiny.tiny_ace_step_15,
 }
-DURATIONS = {"stable_audio": None, "audioldm2": 0.016, "ace_step_15": 2.0}
 
 
 @pytest.mark.parametrize("arch", list(BUILDERS))
 def test_tiny_architectures_patch_exactly(arch: str) -> None:
     adapter = BUILDERS[arch]()
-    config = adapter.generation_config("patching", steps=3).with_(duration=DURATIONS[arch])
+    config = adapter.generation_config("patching", steps=3).with_(duration=tiny.PATCHING_DURATIONS[arch])
     table = clips(PAIRS.head(2))
     clean = generate(adapter, table.clean_prompt.tolist(), table.seed.tolist(), config)
     corrupted = generate(adapter, table.corrupted_prompt.tolist(), table.seed.tolist(), config)

@@ -67,6 +67,8 @@ WORDS = (
 CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,:;!?'-#[]()"
 
 
+#: clip lengths (s) of the tiny pipelines in patching tests (None: the pipeline's default)
+PATCHING_DURATIONS = {"stable_audio": None, "audioldm2": 0.016, "ace_step_15": 2.0}
 #: clip lengths (s) of the tiny pipelines in steering tests; AudioLDM2's tiny vocoder upsamples only 4x, so
 #: 0.5 s would be ~1000 latent frames under self-attention (6x the time of 0.1 s)
 STEERING_DURATIONS = {"audioldm2": 0.1, "ace_step_15": 1.0}
