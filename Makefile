@@ -38,8 +38,9 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed  # the part of `make test` that trains nothing and runs no workflow
 	$(PY) -m pytest -m "not default_run and not slow" -q $(PYTEST_ARGS)
 
-check-run: $(VENV)/.installed  # after `make run`: its results meet their targets
-	$(PY) -m pytest -m default_run tests/default_run $(PYTEST_ARGS)
+check-run: $(VENV)/.installed  # after `make run`: its results meet their targets (every default_run test,
+	# tests/default_run and the trained-mini checks beside the unit tests of their method)
+	$(PY) -m pytest -m default_run $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/hook_overhead.py

@@ -162,10 +162,12 @@ def test_round_trips_in_a_new_process(tmp_path) -> None:
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), here)
 
 
-@pytest.mark.skipif(not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir(), reason="needs the trained mini model and scorer")
+@pytest.mark.default_run
 def test_sae_orders_violin_alignment_on_the_trained_mini() -> None:
     """On the trained mini's localized sites, -alpha / 0 / +alpha order the violin alignment (log-odds
     against trumpet) of the same prompts and seeds."""
+    if not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir():
+        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
     from tada.models import load_model
     from tada.scoring.mini import MiniScorer
     from tada.steering.profiles import profile

@@ -172,11 +172,13 @@ def test_push_to_hub_and_load_by_id(monkeypatch, tmp_path) -> None:
     assert all(torch.equal(loaded.tensors[k], slider.tensors[k]) for k in slider.tensors)
 
 
-@pytest.mark.skipif(not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir(), reason="needs the trained mini model and scorer")
+@pytest.mark.default_run
 def test_slider_orders_happy_alignment_on_the_trained_mini() -> None:
     """On the trained mini, scale -2 / 0 / +2 order the happy alignment (log-odds against sad) of the same
     prompts and seeds. (With the reference's objective mini's violin slider moves the other way: its
     ``c0`` is the opposite pole, trumpet, not a neutral prompt as the reference's violin.)"""
+    if not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir():
+        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
     from tada.models import load_model
     from tada.scoring.mini import MiniScorer
     from tada.steering.profiles import profile
