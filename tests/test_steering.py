@@ -76,7 +76,7 @@ def model(request) -> Tiny:
     config = adapter.generation_config("steering", steps=STEPS, duration=adapter.generation_config().duration)
     if adapter.arch == "mini":
         return Tiny(adapter, config, mini_concept("violin", 2), mini_prompts("violin", 2))
-    config = config.with_(duration=tiny.steering_duration(adapter.arch))
+    config = config.with_(duration=tiny.STEERING_DURATIONS[adapter.arch])
     return Tiny(adapter, config, real_concept(), ["a happy song", "a slow jazz piece"])
 
 

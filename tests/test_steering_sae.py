@@ -19,7 +19,7 @@ from tada.errors import ConfigError
 from tada.steering import SAE, ActivationCache, SiteSAEs, make_controller, mini_concept
 from tada.steering.concepts import mini_prompts
 from tada.steering.sae import TopKSAE, fvu
-from tada.testing.tiny import steering_duration, tiny_mini_world
+from tada.testing.tiny import STEERING_DURATIONS, tiny_mini_world
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Should have:UserWarning"),
@@ -36,7 +36,7 @@ def test_sae_computes_and_steers_two_steps_on_every_arch(arch: str) -> None:
     if arch == "mini":
         concept, prompts = mini_concept("violin", 2), mini_prompts("violin", 2)
     else:
-        config = config.with_(duration=steering_duration(arch))
+        config = config.with_(duration=STEERING_DURATIONS[arch])
         concept, prompts = real_concept(), ["a happy song", "a slow jazz piece"]
     site = adapter.registry().layers[-1].name
     sae = SAE.compute(adapter, concept, target_layers=site, every=1, config=config, top_k=3, progress=False, **SMALL)

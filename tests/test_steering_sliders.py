@@ -19,7 +19,7 @@ from test_steering import BUILDERS, SEEDS, real_concept, tiny_mini
 from tada.errors import ConfigError
 from tada.steering import ConceptSliders, make_controller, mini_concept
 from tada.steering.concepts import mini_prompts
-from tada.testing.tiny import steering_duration
+from tada.testing.tiny import STEERING_DURATIONS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Should have:UserWarning"),
@@ -53,7 +53,7 @@ def test_slider_trains_and_steers_two_steps_on_every_arch(arch: str) -> None:
     if arch == "mini":
         concept, prompts = mini_concept("violin", 2), mini_prompts("violin", 2)
     else:
-        config = config.with_(duration=steering_duration(arch))
+        config = config.with_(duration=STEERING_DURATIONS[arch])
         concept, prompts = real_concept(), ["a happy song", "a slow jazz piece"]
     before = snapshot(adapter)
     slider = ConceptSliders.compute(adapter, concept, iterations=2, learning_rate=1e-2, config=config, progress=False)

@@ -67,7 +67,7 @@ def setup(arch: str) -> tuple[ModelAdapter, GenerationConfig, Concept, list[str]
     config = adapter.generation_config("steering", steps=STEPS, duration=adapter.generation_config().duration)
     if arch == "mini":
         return adapter, config, mini_concept("violin", 2), mini_prompts("violin", 2)
-    config = config.with_(duration=tiny.steering_duration(arch))
+    config = config.with_(duration=tiny.STEERING_DURATIONS[arch])
     return adapter, config, tempo_concept(), ["a happy tune", "a sad piano piece"]
 
 

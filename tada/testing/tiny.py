@@ -71,12 +71,7 @@ CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,:;!?'-#[]()"
 PATCHING_DURATIONS = {"stable_audio": None, "audioldm2": 0.016, "ace_step_15": 2.0}
 #: clip lengths (s) of the tiny pipelines in steering tests; AudioLDM2's tiny vocoder upsamples only 4x, so
 #: 0.5 s would be ~1000 latent frames under self-attention (6x the time of 0.1 s)
-STEERING_DURATIONS = {"audioldm2": 0.1, "ace_step_15": 1.0}
-
-
-def steering_duration(arch: str) -> float:
-    """A short clip length for steering tests of the tiny ``arch`` pipeline."""
-    return STEERING_DURATIONS.get(arch, 0.5)
+STEERING_DURATIONS = {"stable_audio": 0.5, "audioldm2": 0.1, "ace_step_15": 1.0}
 
 
 #: the words of the mini world's captions: a tiny mini model with it can steer the world's concepts
