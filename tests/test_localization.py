@@ -29,7 +29,7 @@ from tada.localization.impact import bottleneck, impact_table, layer_impact, wri
 from tada.localization.patching import Patcher, Patching, clips  # noqa: E402
 from tada.localization.plots import published_panels  # noqa: E402
 from tada.localization.report import write_family_preset, write_report  # noqa: E402
-from tada.localization.studies import Study, WorldStudy, check_features, study  # noqa: E402
+from tada.localization.studies import Study, WorldStudy, check_features, check_presets, study  # noqa: E402
 from tada.models.base import ModelAdapter  # noqa: E402
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic  # noqa: E402
 from tada.testing import tiny  # noqa: E402
@@ -202,6 +202,20 @@ def test_unknown_preset_raises_before_generation(mini: MiniAdapter, no_generatio
         write_cells(mini, None, PAIRS, "trombone", ["none"], tmp_path)
     with pytest.raises(ConfigError, match="self-attention"):
         Patcher(mini).resolve(["tf1self"])
+
+
+def test_presets_are_checked_from_data_as_the_model_resolves_them(mini: MiniAdapter) -> None:
+    """A workflow checks presets while planning, against sites known without a model: the same sites, and
+    the same refusals, as the loaded model's."""
+    assert study("mini").sites(3) == mini.sites()
+    assert check_presets("mini", ["tf1tf2", "except:tf0"], Patching("key"), 3) == [
+        Patcher(mini, patching=Patching("key")).resolve([p])[p] for p in ["tf1tf2", "except:tf0"]
+    ]
+    with pytest.raises(UnknownNameError, match="'tf9'.*Valid:.*tf2"):
+        check_presets("mini", ["tf9"], Patching(), 3)
+    with pytest.raises(ConfigError, match="self-attention"):
+        check_presets("mini", ["tf1self"], Patching(), 3)
+    assert [s.name for s in check_presets("audioldm2", ["up1tf2"], Patching())[0]] == ["up1tf2attn0", "up1tf2attn1"]
 
 
 def test_run_cells_checks_feature_before_loading(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from tada.errors import ConfigError, UnknownNameError
+from tada.localization.layout import shipped_sites
 from tada.localization.studies import layer_names
 from tada.models import adapter_class
 from tada.models.ace_step import AceStepV1Adapter
@@ -194,10 +195,12 @@ def test_reference_combination_presets_ship(arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch", ["stable_audio", "audioldm2", "ace_step_v1", "ace_step_15"])
-def test_shipped_layer_lists_match_the_structures(arch: str) -> None:
-    """The layers a workflow plans with (data, no model library) are those of the arch's shipped structure."""
-    layers = [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(None)).layers]
-    assert layer_names(arch) == layers, f"update tada/models/structures/_layers.json: {arch}: {layers}"
+def test_shipped_site_lists_match_the_structures(arch: str) -> None:
+    """The sites a workflow plans and checks presets with (data, no model library) are those of the arch's
+    shipped structure, in order; its layers are their whole cross-attention sites."""
+    sites = adapter_class(arch).structure_sites(None)
+    assert shipped_sites()[arch] == sites, f"update tada/models/structures/_sites.json: {arch}"
+    assert layer_names(arch) == [s.name for s in SiteRegistry(arch, sites).layers]
 
 
 # another checkpoint's structure -------------------------------------------------------------------------

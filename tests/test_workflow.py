@@ -49,6 +49,7 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
     [
         ({"mini": {"semantic_layers": [1]}}, "semantic_layers"),  # unknown key
         ({"localization": {"variant": "sideways"}}, "sideways"),  # bad value
+        ({"localization": {"presets": ["tf1tf2", "tf9"]}}, "'tf9'"),  # no such site at the trained depth
         ({"threads": 0}, "threads"),
         ({"steering": {"methods": ["caa", "lora_steer"]}}, "lora_steer"),  # a method that does not exist
         ({"steering": {"concepts": ["violin", "cello"]}}, "cello"),  # not a concept of the mini world

@@ -14,20 +14,22 @@ from tada.sites import PRESETS_DIR, Site, SiteRegistry
 def structure_layers(arch: str, structure: StructureConfig | None = None) -> list[str]:
     """Whole cross-attention layers of a real architecture in model order, known before any model loads:
     those of its adapter's full-size structure (``structure_sites``), the reference checkpoint's denoiser
-    config shipped in ``tada/models/structures/`` (its layers read from ``_layers.json``), or ``structure``
+    config shipped in ``tada/models/structures/`` (its sites read from ``_sites.json``), or ``structure``
     (a checkpoint folder, a ``config.json`` or a mapping) for another checkpoint of the architecture."""
     if structure is None:
-        return shipped_layers()[arch]
+        return [s.name for s in SiteRegistry(arch, shipped_sites()[arch]).layers]
     if isinstance(structure, (str, Path)):
         return list(_structure_layers(arch, str(structure)))
     return [s.name for s in SiteRegistry(arch, adapter_class(arch).structure_sites(structure)).layers]
 
 
 @lru_cache(maxsize=None)
-def shipped_layers() -> dict[str, list[str]]:
-    """The layers of each real architecture's shipped structure, as data (``structures/_layers.json``): a
-    workflow plans without importing the model libraries; a test checks them against the structures."""
-    return json.loads((STRUCTURES_DIR / "_layers.json").read_text())
+def shipped_sites() -> dict[str, list[Site]]:
+    """Every site of each real architecture's shipped structure, as data (``structures/_sites.json``): a
+    workflow plans and checks presets without importing the model libraries; a test checks them against
+    the structures."""
+    rows = json.loads((STRUCTURES_DIR / "_sites.json").read_text())
+    return {arch: [Site(*row) for row in sites] for arch, sites in rows.items()}
 
 
 @lru_cache(maxsize=None)

@@ -15,9 +15,11 @@ import pandas as pd
 
 from tada.errors import ConfigError, unknown_name
 from tada.localization.features import MINI, MUSICCAPS, Feature
-from tada.localization.layout import mini_truth, reference_sites, structure_layers
+from tada.localization.layout import mini_truth, reference_sites, shipped_sites, structure_layers
+from tada.localization.patching import Patching
 from tada.models import ARCHITECTURES
-from tada.models.structures import StructureConfig
+from tada.models.structures import StructureConfig, mini_sites
+from tada.sites import Site, SiteRegistry
 
 
 class Study:
@@ -55,6 +57,19 @@ class Study:
         checkpoint folder, a ``config.json`` or a mapping) for another checkpoint of the architecture."""
         return structure_layers(self.arch, structure)
 
+    def sites(self, num_layers: int | None = None) -> list[Site]:
+        """Every site (layers, k/v projections, self-attention) of the shipped structure, as data."""
+        return shipped_sites()[self.arch]
+
+    def check_presets(
+        self, presets: Sequence[str], patching: Patching, num_layers: int | None = None
+    ) -> list[list[Site]]:
+        """The sites ``patching`` intervenes on for each preset (a name, a concatenation of sites,
+        ``except:…`` or a YAML file), resolved against :meth:`sites`; an unknown name, or a site the
+        variant cannot patch, raises (listing the valid names)."""
+        registry = SiteRegistry(self.arch, self.sites(num_layers))
+        return [patching.sites(registry, preset) for preset in presets]
+
     def expected_sites(self, truth: str | Path | None = None) -> list[str] | None:
         """The reference's localized preset of the architecture, if one ships."""
         return reference_sites(self.arch, self.layers())
@@ -83,6 +98,10 @@ class WorldStudy(Study):
         """``tf0..`` at the configured depth (``num_layers``, default 6)."""
         return [f"tf{n}" for n in range(6 if num_layers is None else num_layers)]
 
+    def sites(self, num_layers: int | None = None) -> list[Site]:
+        """Every site of the mini model at the configured depth (``num_layers``, default 6)."""
+        return mini_sites(6 if num_layers is None else num_layers)
+
     def expected_sites(self, truth: str | Path | None = None) -> list[str]:
         """The trained model's ground truth, read from its ``config.json`` (``truth``)."""
         if truth is None:
@@ -104,6 +123,14 @@ def study(arch: str) -> Study:
 def check_features(arch: str, names: Sequence[str]) -> list[Feature]:
     """The named localization features of ``arch`` (:meth:`Study.check_features`)."""
     return study(arch).check_features(names)
+
+
+def check_presets(
+    arch: str, presets: Sequence[str], patching: Patching, num_layers: int | None = None
+) -> list[list[Site]]:
+    """The sites of each preset of ``arch`` as ``patching`` intervenes on them (:meth:`Study.check_presets`),
+    before any model loads."""
+    return study(arch).check_presets(presets, patching, num_layers)
 
 
 def layer_names(arch: str, num_layers: int | None = None, structure: StructureConfig | None = None) -> list[str]:

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from tada.audio import griffin_lim
 from tada.models.base import Audio, GenerationConfig, ModelAdapter, PromptEncoding, resolve_checkpoint
-from tada.sites import Site, dit_sites
+from tada.models.structures import mini_sites
+from tada.sites import Site
 from tada.text import tokenize
 
 PAD, UNK = "<pad>", "<unk>"
@@ -178,9 +179,8 @@ class MiniAdapter(ModelAdapter):
 
     @staticmethod
     def sites_of(denoiser: nn.Module) -> list[Site]:
-        """``tfN`` = ``transformer_blocks.N.attn2`` (text), ``tfNself`` = ``attn1``."""
-        n = len(denoiser.transformer_blocks)
-        return dit_sites(n, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
+        """``tfN`` = ``transformer_blocks.N.attn2`` (text), ``tfNself`` = ``attn1`` (:func:`mini_sites`)."""
+        return mini_sites(len(denoiser.transformer_blocks))
 
     def encode_prompt(self, prompts: Sequence[str], config: GenerationConfig | None = None) -> PromptEncoding:
         with torch.no_grad():

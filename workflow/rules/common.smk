@@ -3,7 +3,8 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-from tada.localization.studies import check_features, layer_names, study
+from tada.localization.patching import Patching
+from tada.localization.studies import check_features, check_presets, layer_names, study
 from tada.models import ARCHITECTURES
 from tada.protocol import reference_data
 from tada.protocol.eval_set import check_balance
@@ -121,14 +122,11 @@ def published_axes():
 LOCALIZATION = config["localization"]
 LOC_PUBLISHED = PUBLISHED_IN_ALL  # the published heatmaps are in `rule all`
 LOC_PUBLISHED_MODELS = ("ace", "audioldm2", "stableaudio")
+LOC_PATCHING = Patching(LOCALIZATION["variant"], LOCALIZATION["reverse"])  # a bad combination fails here
 
 def features_of(arch):
     """The localization features of ``arch`` (``localization.features``: a list or per arch)."""
     return per_arch(LOCALIZATION["features"], arch)
-
-
-for _arch in LOCALIZATION["archs"]:
-    check_features(_arch, features_of(_arch))  # an unknown feature fails here, before any job
 
 
 def localization_sites(arch):
@@ -140,6 +138,11 @@ def localization_sites(arch):
 
 def localization_presets(arch):
     return ["none", "all", *localization_sites(arch)]
+
+
+for _arch in LOCALIZATION["archs"]:  # an unknown feature or preset fails here, before any job
+    check_features(_arch, features_of(_arch))
+    check_presets(_arch, localization_sites(_arch), LOC_PATCHING, config["mini"]["num_layers"])
 
 
 def localization_families(arch):

@@ -4,6 +4,8 @@ The JSON files here (package data) are the denoiser configs of the checkpoints t
 keys starting with ``_`` are notes. An adapter builds its structure from one of them on the meta
 device (module names, counts and widths, no memory), or from a user's checkpoint config instead: a
 mapping, a ``config.json``, or a checkpoint folder holding ``<subfolder>/config.json``.
+``_sites.json`` lists every site of each shipped structure, and :func:`mini_sites` the mini model's at
+any depth, so that a workflow checks site names while planning, without importing a model library.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from tada.errors import ConfigError, unknown_name
+from tada.sites import Site, dit_sites
 
 STRUCTURES_DIR = Path(__file__).resolve().parent
 
@@ -26,7 +29,7 @@ StructureConfig = Union[str, os.PathLike, Mapping[str, Any]]
 
 
 def shipped() -> list[str]:
-    """Names of the structures shipped with the package (``_layers.json`` holds their layers, not a structure)."""
+    """Names of the structures shipped with the package (``_sites.json`` holds their sites, not a structure)."""
     return sorted(p.stem for p in STRUCTURES_DIR.glob("*.json") if not p.stem.startswith("_"))
 
 
@@ -65,3 +68,9 @@ def build_on_meta(model_cls: type[nn.Module], config: Mapping[str, Any]) -> nn.M
         if hasattr(model_cls, "from_config"):
             return model_cls.from_config(dict(config))
         return model_cls(**init_kwargs(config))
+
+
+def mini_sites(num_layers: int) -> list[Site]:
+    """Every site of the mini model with ``num_layers`` blocks: ``tfN`` / ``tfNk`` / ``tfNv`` at block N's
+    text cross-attention (``attn2``), ``tfNself`` at its self-attention (``attn1``)."""
+    return dit_sites(num_layers, "transformer_blocks.{}.attn2", "transformer_blocks.{}.attn1")
