@@ -26,9 +26,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snake
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
-def paper_dry_run(tmp_path: Path, *config: str) -> subprocess.CompletedProcess:
+def paper_dry_run(tmp_path: Path, *config: str, configfile: str = "paper.yaml") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*SNAKEMAKE, "-n", "--quiet", "rules", "--configfile", str(ROOT / "config" / "paper.yaml"), "--config",
+        [*SNAKEMAKE, "-n", "--quiet", "rules", "--configfile", str(ROOT / "config" / configfile), "--config",
          f"results={tmp_path / 'results'}", f"steering={{reference_prompts: {STEERING_DATA}}}", *config],
         capture_output=True, text=True, timeout=300, env=ENV,
     )  # fmt: skip
@@ -51,6 +51,24 @@ def test_paper_dag_loads_each_model_once_per_feature_and_sweeps_every_published_
     assert jobs["sweep"] == len(grids) == 165  # every (arch, method, concept, arm) the paper has a grid for
     assert jobs["protocol_metrics"] == jobs["sweep"]
     assert "train_mini" not in jobs  # no mini model in the paper
+
+
+@needs_reference
+@pytest.mark.slow
+def test_localized_arms_of_an_arch_without_a_localized_preset_need_one(tmp_path: Path) -> None:
+    """ACE-Step 1.5 ships no localized preset (the reference did not localize it): its ``loc`` arm stops
+    planning with the way out, and runs on the preset its own localization finds once configured."""
+    steer = "archs: [ace_step_15], concepts: [violin], methods: [caa], arms: [all, loc]"
+    run = paper_dry_run(tmp_path, f"steering={{{steer}, reference_prompts: {STEERING_DATA}}}", configfile="config.yaml")
+    assert run.returncode != 0 and "set steering.localized.ace_step_15" in run.stdout + run.stderr
+    found = tmp_path / "results" / "localization" / "ace_step_15" / "localized.yaml"
+    run = paper_dry_run(
+        tmp_path, f"steering={{{steer}, reference_prompts: {STEERING_DATA}, localized: {{ace_step_15: {found}}}}}",
+        "localization={archs: [ace_step_15], features: [violin]}", configfile="config.yaml",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = job_counts(run.stdout)
+    assert jobs["localization_ace_step_15"] == 1 and jobs["localization_impact"] == 1 and jobs["sweep"] == 2
 
 
 @needs_reference

@@ -67,8 +67,11 @@ class Study:
         """The sites ``patching`` intervenes on for each preset (a name, a concatenation of sites,
         ``except:…`` or a YAML file), resolved against :meth:`sites`; an unknown name, or a site the
         variant cannot patch, raises (listing the valid names)."""
-        registry = SiteRegistry(self.arch, self.sites(num_layers))
-        return [patching.sites(registry, preset) for preset in presets]
+        return [patching.sites(self.registry(num_layers), preset) for preset in presets]
+
+    def registry(self, num_layers: int | None = None) -> SiteRegistry:
+        """The names of :meth:`sites` and the arch's shipped presets, resolved as a loaded model would."""
+        return SiteRegistry(self.arch, self.sites(num_layers))
 
     def expected_sites(self, truth: str | Path | None = None) -> list[str] | None:
         """The reference's localized preset of the architecture, if one ships."""

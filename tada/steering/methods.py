@@ -25,6 +25,8 @@ METHODS |= {"tokemb": TokEmb, "austeer": AUSteer}
 #: arms of a protocol cell: every cross-attention site, the localized preset, every site but the localized
 #: ones (the reference's "ablated"), or (activation methods) the random-direction control at the localized preset
 ARMS: tuple[str, ...] = ("all", "loc", "ablated", "random")
+#: the arms whose sites derive from the localized preset
+LOCALIZED_ARMS: tuple[str, ...] = ("loc", "ablated", "random")
 
 
 def method_class(method: str) -> type[Controller]:

@@ -1,8 +1,10 @@
 # Shared definitions: config validation, result paths, wildcard constraints from the registries.
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from tada.errors import ConfigError, UnknownNameError
 from tada.localization.patching import Patching
 from tada.localization.studies import check_features, check_presets, layer_names, study
 from tada.models import ARCHITECTURES
@@ -10,6 +12,7 @@ from tada.protocol import reference_data
 from tada.protocol.eval_set import check_balance
 from tada.protocol.tables import REFERENCE_CELLS
 from tada.steering.methods import ARMS as STEERING_ARMS
+from tada.steering.methods import LOCALIZED_ARMS
 from tada.steering.methods import METHODS as STEERING_METHODS
 from tada.steering.methods import artifact_name, cell_name, has_random_control, needs_artifact, split_artifact, split_cell
 from tada.steering.grids import reference_grids
@@ -169,9 +172,15 @@ BALANCE = STEERING.get("balance", {})
 ARTIFACT_NAMES = sorted({artifact_name(m, a) for m in STEERING_METHODS if needs_artifact(m) for a in STEERING_ARMS})
 
 
+def localized_file(arch):
+    """The preset file of ``arch``'s localized arms, where it is not the shipped ``localized`` preset: the one
+    its localization found (mini) or ``steering.localized.<arch>``."""
+    return built_here(arch, "localized") or STEERING.get("localized", {}).get(arch)
+
+
 def steering_profile(arch):
-    """The architecture profile; the mini ``loc`` arm uses the preset its localization found."""
-    return profile(arch, built_here(arch, "localized"), STEERING.get("reference_prompts"))
+    """The architecture profile, with the preset of its localized arms (:func:`localized_file`)."""
+    return profile(arch, localized_file(arch), STEERING.get("reference_prompts"))
 
 
 def concepts_of(arch):
@@ -263,9 +272,9 @@ def per_cell_archs_pattern():
 
 
 def localized_input(arch, arm):
-    """The preset localization found, for the arms that use it (mini: the ``loc`` arm is what it found)."""
-    localized = built_here(arch, "localized")
-    return {"localized": localized} if arm in ("loc", "ablated", "random") and localized else {}
+    """The preset file of the localized arms (:func:`localized_file`), for the arms that use it."""
+    localized = localized_file(arch)
+    return {"localized": localized} if arm in LOCALIZED_ARMS and localized else {}
 
 
 def artifact_inputs(wildcards):
@@ -293,6 +302,30 @@ def steering_cells(arch):
         for a in STEERING["arms"]
         if a != "random" or has_random_control(m)  # the random control exists for activation methods only
     ]
+
+
+def check_localized(arch):
+    """The localized preset of ``arch``'s arms that use one names sites of it: a shipped preset or an existing
+    file is resolved now (a file this workflow builds, as mini's, is resolved by the job)."""
+    if not any(split_cell(cell)[1] in LOCALIZED_ARMS for _, cell in steering_cells(arch)):
+        return
+    preset = localized_file(arch) or "localized"
+    if preset.endswith((".yaml", ".yml")) and not Path(preset).is_file():
+        return
+    try:
+        study(arch).registry(config["mini"]["num_layers"]).resolve(preset)
+    except UnknownNameError:
+        if preset != "localized":
+            raise
+        raise ConfigError(
+            f"the {', '.join(LOCALIZED_ARMS)} arms of '{arch}' steer its localized preset, and none ships for it: "
+            f"set steering.localized.{arch} to a preset file (e.g. {LOC}/{arch}/localized.yaml, which localizing "
+            f"{arch} writes: add it to localization.archs) or steer it on the 'all' arm only"
+        ) from None
+
+
+for _arch in STEERING["archs"]:
+    check_localized(_arch)
 
 
 def sweep_targets():
