@@ -43,13 +43,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _steer_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--artifact", help="artifact folder or hub id (methods with a compute step, e.g. caa)")
+def _site_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-layers", help="all (default), a preset name or YAML path, or sites like tf1tf2")
     parser.add_argument(
-        "--arm", choices=["all", "loc", "random"],
-        help="shorthand: all sites, the localized preset, or (caa, austeer) the random-direction control there",
+        "--arm", choices=["all", "loc", "ablated", "random"],
+        help="shorthand: all sites, the localized preset, every site but it, or (caa, austeer, sae) the "
+        "random-direction control at it",
     )
+    parser.add_argument(
+        "--localized",
+        help="the localized preset of --arm: a name or YAML file (mini: its localization's, "
+        f"{DEFAULT_LOCALIZED['mini']}; real: the shipped 'localized')",
+    )
+
+
+def _steer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--artifact", help="artifact folder or hub id (methods with a compute step, e.g. caa)")
+    _site_options(parser)
     parser.add_argument("--mode", help="CFG mode: cond_only (activation default), both, uncond_only, ...")
     parser.add_argument("--start-step", type=int, help="first steered diffusion step (default 0)")
     parser.add_argument("--end-step", type=int, help="steer before this step only (default: to the end)")
@@ -69,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compute = sub.add_parser("compute", help="compute a steering artifact (methods with a compute step)")
     _common(compute)
+    _site_options(compute)  # the sites it is computed on (all: every site; the arms use part of it)
     compute.add_argument("--compute-prompts", type=int, help="mini: prompt pairs in the compute set (default 16)")
     compute.add_argument("--out", help="artifact folder to write")
 
@@ -132,7 +143,7 @@ def _check_keys(keys: set[str], method: str | None, parser: argparse.ArgumentPar
     from tada.steering.methods import controller_options, method_class
 
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    known = {action.dest for sub in commands.values() for action in sub._actions} | {"localized"}  # the localized preset's YAML
+    known = {action.dest for sub in commands.values() for action in sub._actions}
     if method is not None:
         known |= controller_options(method) | set(getattr(method_class(method), "compute_options", ()))
     unknown = sorted(keys - known)
@@ -163,6 +174,12 @@ def _profile(opts: dict[str, Any]):
     from tada.steering.profiles import profile
 
     localized = opts.get("localized") or DEFAULT_LOCALIZED.get(opts["arch"])
+    if opts.get("arm") not in (None, "all") and not opts.get("localized") and localized and not Path(localized).is_file():
+        raise ConfigError(
+            f"--arm {opts['arm']} steers the preset {opts['arch']}'s localization found, {localized}, which is not "
+            f"here: run `snakemake --cores 2 {localized}` (the default run writes it), or pass --localized or "
+            "--target-layers"
+        )
     return profile(opts["arch"], localized, opts.get("reference_prompts"), opts.get("prompt_file"), opts.get("compute_prompts"))
 
 
@@ -211,6 +228,9 @@ def run_compute(opts: dict[str, Any]) -> int:
     prof = _profile(opts)
     concept = prof.concept(opts["concept"])
     settings = compute_options(opts["method"], opts)
+    target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
+    if target is not None:
+        settings["target_layers"] = target
     adapter = _load(opts)
     controller = method_class(opts["method"]).compute(adapter, concept, **settings)
     controller.save_pretrained(opts["out"])

@@ -47,6 +47,12 @@ def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
     raw.write_text(yaml.safe_dump({"normalize": False, "compute_prompts": 2}))
     assert main(["compute", *common, "--method", "caa", "--config", str(raw), "--out", str(tmp_path / "raw")]) == 0
     assert json.loads((tmp_path / "raw" / "config.json").read_text())["normalize"] is False
+    found = tmp_path / "localized.yaml"  # an arm's sites: the localized preset given, or every site but it
+    found.write_text(yaml.safe_dump({"sites": ["tf1"]}))
+    for arm, sites in (("loc", ["tf1"]), ("ablated", ["tf0", "tf2"])):
+        out = tmp_path / f"caa_{arm}"
+        assert main(["compute", *common, "--method", "caa", "--compute-prompts", "2", "--arm", arm, "--localized", str(found), "--out", str(out)]) == 0
+        assert json.loads((out / "config.json").read_text())["sites"] == sites
     prompt = mini_prompts("violin", 1)[0]
     steer = ["--method", "caa", "--artifact", str(tmp_path / "caa"), "--prompt", prompt]
     assert main(["generate", *common, *steer, "--alpha", "0.3", "--out", str(tmp_path / "a.wav")]) == 0
@@ -72,9 +78,11 @@ def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
         (["--method", "pci", "--concept", "violin", "--alpha", "1.5"], "PCI alpha must be an integer"),
         (["--method", "caa", "--concept", "violin", "--alpha", "1"], "needs an artifact"),
         (["--method", "pci", "--concept", "violin"], "--alpha"),
+        (["--method", "pci", "--concept", "violin", "--alpha", "1", "--arm", "loc"], "run `snakemake --cores 2 results/localization"),
     ],
 )
-def test_bad_input_is_one_clear_line(checkpoint, tmp_path, capsys, args, message) -> None:
+def test_bad_input_is_one_clear_line(checkpoint, tmp_path, capsys, monkeypatch, args, message) -> None:
+    monkeypatch.chdir(tmp_path)  # no results/ here: mini's localized preset is not found
     prompt = mini_prompts("violin", 1)[0]
     code = main(["generate", "--arch", "mini", "--checkpoint", checkpoint, "--prompt", prompt, "--out", str(tmp_path / "x.wav"), *args])
     assert code == 2 and message in capsys.readouterr().err

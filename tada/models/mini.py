@@ -120,8 +120,9 @@ class MiniTextToMusic(nn.Module):
         """Predicted flow ``noise - x0`` at noise level ``sigma`` (one per sample)."""
         glob = torch.zeros(x.shape[0], 1, 8, device=x.device, dtype=x.dtype)
         return self.transformer(
-            x + self.positions, sigma, encoder_hidden_states=text, global_hidden_states=glob, rotary_embedding=self.rotary()
-        ).sample
+            x + self.positions, sigma, encoder_hidden_states=text, global_hidden_states=glob,
+            rotary_embedding=self.rotary(), return_dict=False,  # its output class warns of a deprecation per call
+        )[0]
 
     def normalize(self, log_spec: torch.Tensor) -> torch.Tensor:
         return (log_spec - self.spec_mean) / self.spec_std
