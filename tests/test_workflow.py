@@ -79,3 +79,16 @@ def test_workflow_passes_snakemake_lint() -> None:
     """The catalog's conventions: a log per rule, no hard-coded path prefixes in params, ..."""
     run = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "Lints for" not in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
+
+
+def test_malformed_prompt_file_stops_planning(tmp_path) -> None:
+    """A real arch's prompt file is read while planning: a malformed one stops `snakemake -n`, naming it."""
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("foo,bar\n1,2\n")
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["localization"] |= {"archs": ["stable_audio"], "features": ["violin"], "prompt_files": {"stable_audio": str(prompts)}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    run = dry_run(tmp_path, "--configfile", str(tmp_path / "bad.yaml"))
+    assert run.returncode != 0
+    assert f"{prompts} lacks column(s)" in run.stderr + run.stdout
+    assert not (tmp_path / "results").exists()

@@ -6,6 +6,7 @@ from snakemake.utils import min_version, validate
 
 from tada.errors import ConfigError, UnknownNameError
 from tada.localization.patching import Patching
+from tada.localization.prompts import prompt_pairs
 from tada.localization.studies import check_features, check_presets, layer_names, study
 from tada.models import ARCHITECTURES
 from tada.protocol import reference_data
@@ -143,9 +144,11 @@ def localization_presets(arch):
     return ["none", "all", *localization_sites(arch)]
 
 
-for _arch in LOCALIZATION["archs"]:  # an unknown feature or preset fails here, before any job
+for _arch in LOCALIZATION["archs"]:  # an unknown feature or preset, or a bad prompt file, fails here, before any job
     check_features(_arch, features_of(_arch))
     check_presets(_arch, localization_sites(_arch), LOC_PATCHING, config["mini"]["num_layers"])
+    if Path(LOCALIZATION["prompt_files"].get(_arch, "")).is_file():  # a missing one: snakemake's missing input
+        prompt_pairs(_arch, features_of(_arch), LOCALIZATION["pairs_per_feature"], LOCALIZATION["prompt_files"][_arch])
 
 
 def localization_families(arch):
