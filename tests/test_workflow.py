@@ -59,6 +59,7 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"world": {"prior": {"register": {"low": 0.5, "high": 0.7}}}}, "sum to 1"),
         ({"steering": {"balance": {"archs": ["mini"], "pool_prompts": 4, "pool_seeds": 2}}}, "pool_prompts"),
         ({"steering": {"noise": "reference"}}, "steering.balance"),  # one draw per prompt: no seeds to choose
+        ({"steering": {"localized": {"ace_step15": "found.yaml"}}}, "ace_step15"),  # not an arch
     ],
 )
 def test_bad_config_is_rejected_with_its_key(tmp_path, change, message) -> None:

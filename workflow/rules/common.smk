@@ -176,9 +176,9 @@ ARTIFACT_NAMES = sorted({artifact_name(m, a) for m in STEERING_METHODS if needs_
 
 
 def localized_file(arch):
-    """The preset file of ``arch``'s localized arms, where it is not the shipped ``localized`` preset: the one
-    its localization found (mini) or ``steering.localized.<arch>``."""
-    return built_here(arch, "localized") or STEERING.get("localized", {}).get(arch)
+    """The preset file of ``arch``'s localized arms, where it is not the shipped ``localized`` preset:
+    ``steering.localized.<arch>``, else the one its localization found (mini)."""
+    return STEERING.get("localized", {}).get(arch) or built_here(arch, "localized")
 
 
 def steering_profile(arch):
