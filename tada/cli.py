@@ -183,13 +183,18 @@ def _profile(opts: dict[str, Any]):
     return profile(opts["arch"], localized, opts.get("reference_prompts"), opts.get("prompt_file"), opts.get("compute_prompts"))
 
 
+def _target_layers(opts: dict[str, Any], prof: Any) -> str | None:
+    """The sites of ``--target-layers``, else of ``--arm`` (the profile's preset of the arm), else None."""
+    return opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
+
+
 def _controller(opts: dict[str, Any], prof: Any):
     from tada.steering.methods import controller_options, make_controller
 
     if not opts.get("concept") and not opts.get("artifact"):
         raise ConfigError("missing option --concept (or --artifact, whose concept is used)")
     concept = prof.concept(opts["concept"]) if opts.get("concept") else None
-    target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
+    target = _target_layers(opts, prof)
     names = controller_options(opts["method"]) | {"mode", "start_step", "end_step", "schedule"}  # the flags: checked for any method
     steer = {k: opts[k] for k in names if opts.get(k) is not None}
     if target is not None:
@@ -228,7 +233,7 @@ def run_compute(opts: dict[str, Any]) -> int:
     prof = _profile(opts)
     concept = prof.concept(opts["concept"])
     settings = compute_options(opts["method"], opts)
-    target = opts.get("target_layers") or (prof.target_layers(opts["arm"]) if opts.get("arm") else None)
+    target = _target_layers(opts, prof)
     if target is not None:
         settings["target_layers"] = target
     adapter = _load(opts)

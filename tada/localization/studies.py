@@ -99,7 +99,7 @@ class WorldStudy(Study):
 
     def layers(self, num_layers: int | None = None, structure: StructureConfig | None = None) -> list[str]:
         """``tf0..`` at the configured depth (``num_layers``, default 6)."""
-        return [f"tf{n}" for n in range(6 if num_layers is None else num_layers)]
+        return [s.name for s in self.registry(num_layers).layers]
 
     def sites(self, num_layers: int | None = None) -> list[Site]:
         """Every site of the mini model at the configured depth (``num_layers``, default 6)."""

@@ -312,7 +312,7 @@ def check_localized(arch):
     file is resolved now (a file this workflow builds, as mini's, is resolved by the job)."""
     if not any(split_cell(cell)[1] in LOCALIZED_ARMS for _, cell in steering_cells(arch)):
         return
-    preset = localized_file(arch) or "localized"
+    preset = steering_profile(arch).localized
     if preset.endswith((".yaml", ".yml")) and not Path(preset).is_file():
         return
     try:
