@@ -20,6 +20,7 @@ from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
 from tada.models.mini import MiniAdapter  # noqa: E402
 from tada.steering import Concept, mini_concept  # noqa: E402
 from tada.steering.austeer import AUSteer, top_k_mask  # noqa: E402
+from tada.steering.caa import CAA  # noqa: E402
 from tada.steering.compose import Composite  # noqa: E402
 from tada.steering.concepts import mini_prompts  # noqa: E402
 from tada.steering.methods import make_controller  # noqa: E402
@@ -148,6 +149,26 @@ def test_austeer_scores_and_global_top_k() -> None:
         pass
     kept = torch.stack([(austeer.vectors[s][:, 0] != 0).sum(-1) for s in ("tf0", "tf1", "tf2")]).sum(0)
     assert kept.tolist() == [10] * STEPS
+
+
+def test_austeer_difference_weighting_scales_each_beta_by_its_mean_difference(tmp_path) -> None:
+    """``weighting="difference"``: the reference's signs, each beta times the channel's |mean(pos - neg)|
+    relative to its mean over sites, steps and channels, checked against CAA's raw differences (computed
+    independently from the same pairs and seeds); an artifact of the other weighting is refused."""
+    adapter = tiny_mini()
+    concept = mini_concept("violin", 3)
+    sign = AUSteer.compute(adapter, concept)
+    weighted = AUSteer.compute(adapter, concept, weighting="difference")
+    size = {s: v[:, 0].abs() for s, v in CAA.compute(adapter, concept, normalize=False).tensors.items()}
+    scale = torch.cat([v.flatten() for v in size.values()]).mean()
+    for site, beta in sign.tensors.items():
+        torch.testing.assert_close(weighted.tensors[site], beta * size[site] / scale, rtol=1e-4, atol=1e-6)
+    assert weighted.meta["weighting"] == "difference" and sign.meta["weighting"] == "sign"
+    weighted.save_pretrained(tmp_path / "austeer")
+    with pytest.raises(ConfigError, match="computed with weighting difference; the configuration asks for weighting sign"):
+        make_controller("austeer", None, "tf0", tmp_path / "austeer", weighting="sign")
+    with pytest.raises(ConfigError, match=r"weighting must be one of \['sign', 'difference'\]; got 'size'"):
+        AUSteer.compute(adapter, concept, weighting="size")
 
 
 def test_austeer_loc_ranks_only_the_localized_sites_of_the_all_site_artifact() -> None:

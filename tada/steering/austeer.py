@@ -4,7 +4,10 @@ Compute: generate each positive and negative prompt with the same seed (pair ``i
 ``seeds[i]``), keep every target site's conditional output per step and position, and per (step, site,
 channel) compare ``m = pos - neg`` over all pairs and positions: ``r+ = frac(m > 0)``,
 ``r- = frac(m < 0)``, ``beta = +max(r+, r-)`` if ``r+ >= r-`` else ``-max``. The artifact holds ``beta``
-``[steps, width]`` per site (every site, computed once).
+``[steps, width]`` per site (every site, computed once). ``weighting="difference"`` (not the reference's)
+multiplies each beta by the channel's ``|mean(m)|`` over the mean of that over every site, step and channel:
+the score is magnitude-free, so a channel that moves consistently but negligibly with the concept ranks
+as high as one the concept drives (on mini the all-site arm then acted against the concept; README).
 Apply: per step, rank ``|beta|`` over all (site, channel) entries of the *target* sites, keep a global
 top-``k`` (stable sort: ties in target-site order, then channel; ``top_k`` None keeps all), and on the
 conditional pass add ``alpha * beta * mask`` to every position, each position rescaled to its norm
@@ -14,7 +17,7 @@ before. ``loc`` ranks only the localized sites of the all-site artifact, as the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -47,11 +50,16 @@ def top_k_mask(scores: list[torch.Tensor], k: int | None) -> list[torch.Tensor]:
     return list(keep.split([len(s) for s in scores]))
 
 
+#: how a channel's score is weighted: the reference's sign consistency alone, or times its mean difference
+WEIGHTINGS: tuple[str, ...] = ("sign", "difference")
+
+
 class AUSteer(ActivationController):
     """Top-k channel steering on the conditional pass (alpha: the multiple of ``beta * mask`` added)."""
 
     method = "austeer"
     modes = ("cond_only",)
+    compute_options: ClassVar[tuple[str, ...]] = ("weighting",)
     reference_values = {"top_k": REFERENCE_TOP_K}
 
     def __init__(self, concept: Concept, tensors: dict[str, torch.Tensor], meta: dict[str, Any], top_k: int | None = None, **kwargs: Any) -> None:
@@ -75,14 +83,19 @@ class AUSteer(ActivationController):
         config: GenerationConfig | None = None,
         target_layers: str = "all",
         batch_size: int = 16,
+        weighting: str = "sign",
         **kwargs: Any,
     ) -> AUSteer:
-        """Channel scores from ``concept``'s compute set (pair ``i`` uses ``seeds[i]``, default 10 for all)."""
+        """Channel scores from ``concept``'s compute set (pair ``i`` uses ``seeds[i]``, default 10 for all):
+        the reference's sign consistency (``weighting="sign"``) or that times the mean difference's size."""
+        if weighting not in WEIGHTINGS:
+            raise ConfigError(f"AUSteer weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)
         plus: dict[str, torch.Tensor] = {}
         minus: dict[str, torch.Tensor] = {}
+        summed: dict[str, torch.Tensor] = {}
         total: dict[str, int] = {}
         for start in range(0, len(concept.positive), batch_size):
             stop = start + batch_size
@@ -96,12 +109,19 @@ class AUSteer(ActivationController):
                 m = m.reshape(config.steps, -1, m.shape[-1])
                 plus[s.name] = plus.get(s.name, 0) + (m > 0).float().sum(1)
                 minus[s.name] = minus.get(s.name, 0) + (m < 0).float().sum(1)
+                summed[s.name] = summed.get(s.name, 0) + m.sum(1)
                 total[s.name] = total.get(s.name, 0) + m.shape[1]
         tensors = {
             s.name: torch.where(plus[s.name] >= minus[s.name], plus[s.name], -minus[s.name]) / total[s.name]
             for s in sites
         }
-        meta = computed_on(adapter, sites, config, concept) | {"seeds": seeds, "samples_per_step": total}
+        if weighting == "difference":
+            size = {name: (summed[name] / total[name]).abs() for name in tensors}
+            scale = torch.cat([v.flatten() for v in size.values()]).mean().clamp_min(1e-12)
+            tensors = {name: beta * size[name] / scale for name, beta in tensors.items()}
+        meta = computed_on(adapter, sites, config, concept) | {
+            "seeds": seeds, "samples_per_step": total, "weighting": weighting,
+        }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)
 
     def site_vectors(self) -> dict[str, torch.Tensor]:

@@ -12,7 +12,8 @@ Three artifacts, each ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`
   ``diff = mp - mn`` and ``mean_pos = mp`` of every latent (``mp``, ``mn``: mean ReLU pre-activation
   over the positive / negative prompts' positions) and the decoder; on the conditional pass of step
   ``t``, ``h += alpha * sum(W_dec[i] for the top_k latents of step t)``, each position renormalised.
-  ``top_k`` is per site (an int for all). Strength schedules and the random control come with
+  ``top_k`` is per site (an int for all); ``weights="diff"`` (not the reference's) multiplies each row by
+  its latent's ``diff`` at that step, so a site the concept barely moves is barely pushed. Strength schedules and the random control come with
   :class:`~tada.steering.schedules.ActivationController`.
 
 The reference steers with SAEs at its localized sites only (the protocol's ``sae_loc`` cell); ``compute``
@@ -50,6 +51,8 @@ from tada.steering.controller import (
 from tada.steering.schedules import ActivationController
 
 SCORES: tuple[str, ...] = ("tfidf", "diff", "mean_pos")
+#: how the top latents' decoder rows are summed: unit rows (the reference), or each times its latent's ``diff``
+WEIGHTS: tuple[str, ...] = ("unit", "diff")
 #: the reference's "holdout-optimal" top-k per concept at its SAE sites on ACE-Step (STEERING.md)
 REFERENCE_TOP_K: dict[str, dict[str, int]] = {
     concept: {"tf6": tf6, "tf7": tf7}
@@ -365,11 +368,15 @@ class SAE(ActivationController):
         meta: dict[str, Any],
         top_k: int | Mapping[str, int] | None = None,
         score: str = "tfidf",
+        weights: str = "unit",
         expansion: int | None = None,
         **kwargs: Any,
     ) -> None:
         if score not in SCORES:
             raise ConfigError(f"SAE score must be one of {' | '.join(SCORES)}; got '{score}'")
+        if weights not in WEIGHTS:
+            raise ConfigError(f"SAE weights must be one of {' | '.join(WEIGHTS)}; got '{weights}'")
+        self.weights = weights
         if expansion is not None and meta and expansion != meta["expansion"]:
             raise ConfigError(f"this SAE artifact has expansion {meta['expansion']}, not {expansion}")
         self.top_k, self.score = (meta.get("top_k", 20) if top_k is None else top_k), score
@@ -462,15 +469,19 @@ class SAE(ActivationController):
                 raise ConfigError(f"SAE top_k of {s.name} must be in 1..{latents}; got {self.site_top_k(s.name)}")
 
     def site_vectors(self) -> dict[str, torch.Tensor]:
-        """Per step, the sum of the decoder rows of the ``top_k`` latents by ``score``, on the conditional pass."""
+        """Per step, the sum of the decoder rows of the ``top_k`` latents by ``score`` (each times its ``diff``
+        with ``weights="diff"``), on the conditional pass."""
         vectors = {}
         for s in self.sites:
             scores, decoder = self.tensors[f"{s.name}.{self.score}"], self.tensors[f"{s.name}.decoder"]
             top = scores.topk(self.site_top_k(s.name), dim=-1).indices  # [steps, top_k]
+            rows = decoder[top]  # [steps, top_k, width]
+            if self.weights == "diff":
+                rows = rows * self.tensors[f"{s.name}.diff"].gather(1, top)[..., None]
             v = torch.zeros(scores.shape[0], 2, decoder.shape[1])
-            v[:, 0] = decoder[top].sum(1)
+            v[:, 0] = rows.sum(1)
             vectors[s.name] = v
         return vectors
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "top_k": self.top_k, "score": self.score}
+        return {**super().describe(), "top_k": self.top_k, "score": self.score, "weights": self.weights}
