@@ -22,7 +22,7 @@ from typing import Literal
 
 import yaml
 
-from tada.errors import ConfigError, unknown_name
+from tada.errors import ConfigError, UnknownNameError, unknown_name
 
 #: the shipped presets (package data): ``tada/presets/<arch>/<name>.yaml``
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -99,7 +99,10 @@ class SiteRegistry:
             raise ConfigError(f"preset file {path}: 'sites' must be a list of site names or 'all'")
         resolved: list[Site] = []
         for name in sites:
-            resolved += [s for s in self._parse(name) if s not in resolved]
+            try:
+                resolved += [s for s in self._parse(name) if s not in resolved]
+            except UnknownNameError as err:
+                raise UnknownNameError(f"preset file {path}: {err}") from None
         return resolved
 
     def _parse(self, name: str) -> list[Site]:

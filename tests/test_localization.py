@@ -347,6 +347,9 @@ def test_preset_file_resolves(mini: MiniAdapter, tmp_path: Path) -> None:
     overall = layer_impact(impact_table(hand_scores(), ["tf0", "tf1", "tf2"])).loc["all"]
     write_preset(tmp_path / "localized.yaml", bottleneck(overall, 0.2), 0.2, overall)
     assert [s.name for s in mini.registry().resolve(tmp_path / "localized.yaml")] == ["tf0", "tf1", "tf2"]
+    (tmp_path / "typo.yaml").write_text("sites: [tf1, tf9]\n")
+    with pytest.raises(UnknownNameError, match=r"preset file \S*typo.yaml: unknown preset or site for 'mini' 'tf9'"):
+        mini.registry().resolve(tmp_path / "typo.yaml")  # the error names the file it came from
 
 
 def test_report_files(tmp_path: Path) -> None:
