@@ -108,7 +108,7 @@ def test_bad_sae_input_fails_before_generating(tmp_path) -> None:
     wide = tiny_mini_world(width=64)
     with pytest.raises(ConfigError, match="width 64"):
         wide.steer(SAE.from_pretrained(tmp_path / "sae", target_layers="tf0")).__enter__()
-    with pytest.raises(ConfigError, match="SAE weights must be one of unit | diff; got 'size'"):
+    with pytest.raises(ConfigError, match=r"SAE weights must be one of unit \| diff; got 'size'"):
         SAE.from_pretrained(tmp_path / "sae", weights="size")
     with pytest.raises(ConfigError, match="top_k names sites"):
         adapter.steer(SAE.from_pretrained(tmp_path / "sae", top_k={"tf0": 2})).__enter__()

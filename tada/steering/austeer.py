@@ -89,7 +89,7 @@ class AUSteer(ActivationController):
         """Channel scores from ``concept``'s compute set (pair ``i`` uses ``seeds[i]``, default 10 for all):
         the reference's sign consistency (``weighting="sign"``) or that times the mean difference's size."""
         if weighting not in WEIGHTINGS:
-            raise ConfigError(f"AUSteer weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
+            raise ConfigError(f"AUSteer weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)
