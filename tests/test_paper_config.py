@@ -102,4 +102,4 @@ def test_mini_settings_do_not_leak_into_the_paper() -> None:
     options = merged["steering"]["options"]
     assert options["caa"]["normalize"] is True and options["sliders"]["contrast"] == "empty"
     assert options["sliders"]["iterations"] == 500 and options["austeer"]["top_k"] == "reference"
-    assert options["austeer"]["weighting"] == "sign" and options["sae"]["weights"] == "unit"
+    assert options["austeer"]["weighting"] == "sign" and options["sae"]["weighting"] == "unit"

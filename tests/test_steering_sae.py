@@ -86,7 +86,7 @@ def test_scores_pick_the_concepts_features_and_top_k_is_per_site(tmp_path) -> No
     torch.testing.assert_close(sae.vectors["tf1"][2, 0], decoder[top].sum(0))
     torch.testing.assert_close(sae.vectors["tf0"][1, 0], sae.tensors["tf0.decoder"][sae.tensors["tf0.tfidf"][1].argmax()])
     assert not sae.vectors["tf1"][:, 1].any()  # unconditional pass untouched
-    weighted = SAE(sae.concept, sae.tensors, sae.meta, top_k=3, weights="diff", target_layers="tf0tf1")  # each row times its latent's diff
+    weighted = SAE(sae.concept, sae.tensors, sae.meta, top_k=3, weighting="difference", target_layers="tf0tf1")  # each row times its latent's diff
     with adapter.steer(weighted):
         pass
     diff = sae.tensors["tf1.diff"][2, top]
@@ -108,8 +108,8 @@ def test_bad_sae_input_fails_before_generating(tmp_path) -> None:
     wide = tiny_mini_world(width=64)
     with pytest.raises(ConfigError, match="width 64"):
         wide.steer(SAE.from_pretrained(tmp_path / "sae", target_layers="tf0")).__enter__()
-    with pytest.raises(ConfigError, match=r"SAE weights must be one of unit \| diff; got 'size'"):
-        SAE.from_pretrained(tmp_path / "sae", weights="size")
+    with pytest.raises(ConfigError, match=r"SAE weighting must be one of unit \| difference; got 'size'"):
+        SAE.from_pretrained(tmp_path / "sae", weighting="size")
     with pytest.raises(ConfigError, match="top_k names sites"):
         adapter.steer(SAE.from_pretrained(tmp_path / "sae", top_k={"tf0": 2})).__enter__()
     cache = ActivationCache.collect(adapter, concept.positive, "tf0", every=1, progress=False)

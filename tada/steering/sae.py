@@ -12,7 +12,7 @@ Three artifacts, each ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`
   ``diff = mp - mn`` and ``mean_pos = mp`` of every latent (``mp``, ``mn``: mean ReLU pre-activation
   over the positive / negative prompts' positions) and the decoder; on the conditional pass of step
   ``t``, ``h += alpha * sum(W_dec[i] for the top_k latents of step t)``, each position renormalised.
-  ``top_k`` is per site (an int for all); ``weights="diff"`` (not the reference's) multiplies each row by
+  ``top_k`` is per site (an int for all); ``weighting="difference"`` (not the reference's; AUSteer's option of that name does the same) multiplies each row by
   its latent's ``diff`` at that step, so a site the concept barely moves is barely pushed. Strength
   schedules and the random control come with :class:`~tada.steering.schedules.ActivationController`.
 
@@ -52,7 +52,7 @@ from tada.steering.schedules import ActivationController
 
 SCORES: tuple[str, ...] = ("tfidf", "diff", "mean_pos")
 #: how the top latents' decoder rows are summed: unit rows (the reference), or each times its latent's ``diff``
-WEIGHTS: tuple[str, ...] = ("unit", "diff")
+WEIGHTINGS: tuple[str, ...] = ("unit", "difference")
 #: the reference's "holdout-optimal" top-k per concept at its SAE sites on ACE-Step (STEERING.md)
 REFERENCE_TOP_K: dict[str, dict[str, int]] = {
     concept: {"tf6": tf6, "tf7": tf7}
@@ -368,15 +368,15 @@ class SAE(ActivationController):
         meta: dict[str, Any],
         top_k: int | Mapping[str, int] | None = None,
         score: str = "tfidf",
-        weights: str = "unit",
+        weighting: str = "unit",
         expansion: int | None = None,
         **kwargs: Any,
     ) -> None:
         if score not in SCORES:
             raise ConfigError(f"SAE score must be one of {' | '.join(SCORES)}; got '{score}'")
-        if weights not in WEIGHTS:
-            raise ConfigError(f"SAE weights must be one of {' | '.join(WEIGHTS)}; got '{weights}'")
-        self.weights = weights
+        if weighting not in WEIGHTINGS:
+            raise ConfigError(f"SAE weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
+        self.weighting = weighting
         if expansion is not None and meta and expansion != meta["expansion"]:
             raise ConfigError(f"this SAE artifact has expansion {meta['expansion']}, not {expansion}")
         self.top_k, self.score = (meta.get("top_k", 20) if top_k is None else top_k), score
@@ -470,13 +470,13 @@ class SAE(ActivationController):
 
     def site_vectors(self) -> dict[str, torch.Tensor]:
         """Per step, the sum of the decoder rows of the ``top_k`` latents by ``score`` (each times its ``diff``
-        with ``weights="diff"``), on the conditional pass."""
+        with ``weighting="difference"``), on the conditional pass."""
         vectors = {}
         for s in self.sites:
             scores, decoder = self.tensors[f"{s.name}.{self.score}"], self.tensors[f"{s.name}.decoder"]
             top = scores.topk(self.site_top_k(s.name), dim=-1).indices  # [steps, top_k]
             rows = decoder[top]  # [steps, top_k, width]
-            if self.weights == "diff":
+            if self.weighting == "difference":
                 rows = rows * self.tensors[f"{s.name}.diff"].gather(1, top)[..., None]
             v = torch.zeros(scores.shape[0], 2, decoder.shape[1])
             v[:, 0] = rows.sum(1)
@@ -484,4 +484,4 @@ class SAE(ActivationController):
         return vectors
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "top_k": self.top_k, "score": self.score, "weights": self.weights}
+        return {**super().describe(), "top_k": self.top_k, "score": self.score, "weighting": self.weighting}

@@ -11,7 +11,7 @@ here and reported in the README (the check fails on any other):
   grid of the other concepts three of their curves were flat but for the last point. Every PCI curve
   is monotone.
 * CAA, AUSteer and SAE weigh each site by how much the concept moves it on mini (``options``: CAA's raw
-  mean differences, AUSteer's ``weighting: difference``, SAE's ``weights: diff``): with the reference's
+  mean differences, AUSteer's ``weighting: difference``, SAE's ``weighting: difference``): with the reference's
   uniform pushes, the blocks not trained to read the caption (tf0, tf3) acted against the concept and the
   ``_all`` arms of AUSteer and SAE were anti-causal (README). With these settings every arm is monotone.
 * Concept Sliders toward ``violin`` and the localized slider toward ``sad``: 100 iterations against the
