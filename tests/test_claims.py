@@ -72,3 +72,12 @@ def test_concept_rows_are_averaged_when_the_table_has_no_average() -> None:
     assert "caa_loc 20" in verdicts.iloc[0]["evidence"]
     with pytest.raises(KeyError):
         claim_verdicts(pd.DataFrame({"cell": ["caa_loc"]}), None)
+
+
+def test_auc_pairs_within_one_percent_are_a_tie_that_does_not_beat() -> None:
+    tied = claim_verdicts(table(OURS | {"austeer_loc": 3.02}), None)  # 3.02 vs 3.00: within 1 %
+    row = tied[tied["claim"] == "localization"].iloc[0]
+    assert not row["holds"] and "austeer: 3.02 vs 3 (a tie)" in row["evidence"] and "caa: 10 vs 0.5;" in row["evidence"]
+    beaten = claim_verdicts(table(OURS | {"austeer_loc": 3.1}), None)
+    row = beaten[beaten["claim"] == "localization"].iloc[0]
+    assert row["holds"] and "tie" not in row["evidence"]

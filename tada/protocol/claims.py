@@ -26,6 +26,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 PUBLISHED_CELLS: dict[str, str] = {"cs_all": "sliders_all", "cs_loc": "sliders_loc", "sae": "sae_loc"}
 #: arms that are controls, not a way of steering
 CONTROL_ARMS: tuple[str, ...] = ("random", "ablated")
+#: two AUCs closer than this (relative to the larger) are a tie: shown as such, and not "beaten" either way
+TIE_RELATIVE = 0.01
 #: alignment column suffix -> the name a reader knows
 METRIC_NAMES: dict[str, str] = {"muqt": "MuQ", "clap": "CLAP", "mini": "mini scorer"}
 
@@ -103,9 +105,13 @@ def _pairwise(avg: pd.DataFrame, metric: str, other_arm: str, methods: Sequence[
     pairs = [(m, loc, other) for m, loc, other in pairs if loc in avg.index and other in avg.index]
     if not pairs:
         return Verdict(None, "cells missing")
-    holds = bool(all(avg.at[loc, column] > avg.at[other, column] for _, loc, other in pairs))
-    evidence = "; ".join(f"{m}: {avg.at[loc, column]:.3g} vs {avg.at[o, column]:.3g}" for m, loc, o in pairs)
-    return Verdict(holds, evidence)
+    holds, parts = True, []
+    for m, loc, other in pairs:
+        a, b = float(avg.at[loc, column]), float(avg.at[other, column])
+        tie = abs(a - b) <= TIE_RELATIVE * max(abs(a), abs(b))
+        holds &= a > b and not tie
+        parts.append(f"{m}: {a:.3g} vs {b:.3g}" + (" (a tie)" if tie else ""))
+    return Verdict(holds, "; ".join(parts))
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -177,7 +183,8 @@ def claims_markdown(arch: str, verdicts: pd.DataFrame) -> str:
         "Each claim is tested on the concept-averaged protocol table of this run"
         + (" and on the published ACE-Step table (`results/published/tables_lpaps.csv`)." if has_published else ".")
         + " Tables are compared by ordering, not by value: their scorers differ. A family is represented by its "
-        "best cell; `random` and `ablated` arms are controls and belong to no family.",
+        "best cell; `random` and `ablated` arms are controls and belong to no family. Two AUCs within "
+        f"{TIE_RELATIVE:.0%} of each other are marked a tie, and a tie does not beat.",
         "",
         "| Claim | Source | Metric | Holds | Numbers (AUC or CSM, averaged over concepts) |",
         "|---|---|---|---|---|",

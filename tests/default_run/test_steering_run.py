@@ -98,6 +98,7 @@ def test_claims_page_recomputes_from_the_run_and_the_published_table(run_result)
     average = pd.read_csv(run_result("protocol/mini/tables.csv")).query("concept == 'average'").set_index("cell")["auc_mini"]
     assert average["caa_loc"] > average["caa_all"] and average["sae_loc"] > average["sae_all"]
     assert average["austeer_loc"] == pytest.approx(average["austeer_all"], rel=0.01)
+    assert "austeer: " in mine.set_index("claim").at["localization", "evidence"] and "(a tie)" in page
 
 
 @pytest.mark.parametrize("cell", sorted({cell for _, cell in CELLS}))
