@@ -375,7 +375,7 @@ def protocol_metrics_params(arch_of):
         window_seconds=PROTOCOL["window_seconds"],
         extras=PROTOCOL.get("extra_metrics", []),
         checkpoints=PROTOCOL.get("checkpoints", {}),
-        cache=lambda w: f"{RESULTS}/protocol/{arch_of(w)}/cache",
+        cache=lambda w: f"{RESULTS}/cache/metrics/{arch_of(w)}",  # outside the DVC-tracked outputs: derived, safe to delete
     )
 
 
