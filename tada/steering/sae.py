@@ -12,9 +12,10 @@ Three artifacts, each ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`
   ``diff = mp - mn`` and ``mean_pos = mp`` of every latent (``mp``, ``mn``: mean ReLU pre-activation
   over the positive / negative prompts' positions) and the decoder; on the conditional pass of step
   ``t``, ``h += alpha * sum(W_dec[i] for the top_k latents of step t)``, each position renormalised.
-  ``top_k`` is per site (an int for all); ``weighting="difference"`` (not the reference's; AUSteer's option of that name does the same) multiplies each row by
-  its latent's ``diff`` at that step, so a site the concept barely moves is barely pushed. Strength
-  schedules and the random control come with :class:`~tada.steering.schedules.ActivationController`.
+  ``top_k`` is per site (an int for all); ``weighting="difference"`` (not the reference's; AUSteer's
+  option of that name does the same) multiplies each row by its latent's ``diff`` at that step, so a
+  site the concept barely moves is barely pushed. Strength schedules and the random control come with
+  :class:`~tada.steering.schedules.ActivationController`.
 
 The reference steers with SAEs at its localized sites only (the protocol's ``sae_loc`` cell); ``compute``
 defaults to every site (cheap on mini), so any subset can load the artifact.
