@@ -55,6 +55,7 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"steering": {"concepts": ["violin", "cello"]}}, "cello"),  # not a concept of the mini world
         ({"steering": {"arms": ["all", "sideways"]}}, "sideways"),
         ({"steering": {"alphas": {"pci": [-4, 4]}}}, "alphas"),  # no alpha 0: no reference clips
+        ({"steering": {"alphas": {"pci": {"default": [-4, 0, 4], "cello": [-4, 0, 4]}}}}, "steering.alphas.pci.cello"),  # no such concept
         ({"world": {"prior": {"register": {"low": 0.3, "middle": 0.7}}}}, "middle"),  # not a register
         ({"world": {"prior": {"register": {"low": 0.5, "high": 0.7}}}}, "sum to 1"),
         ({"steering": {"balance": {"archs": ["mini"], "pool_prompts": 4, "pool_seeds": 2}}}, "pool_prompts"),

@@ -205,6 +205,12 @@ for _arch in STEERING["archs"]:  # unknown names fail here, before any job (snak
             raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
         if PAPER_GRIDS is None and _method not in STEERING["alphas"]:
             raise ValueError(f"steering.alphas has no grid for method '{_method}'")
+if PAPER_GRIDS is None:  # a per-concept grid under a misspelt name would silently leave the default in use
+    _known = {c for a in STEERING["archs"] for c in steering_profile(a).concept_names()}
+    for _method, _grid in STEERING["alphas"].items():
+        for _concept in sorted(set(_grid) - {"default"}) if isinstance(_grid, dict) else []:
+            if _concept not in _known:
+                raise ConfigError(f"steering.alphas.{_method}.{_concept}: '{_concept}' is not a concept of {STEERING['archs']}; valid: {sorted(_known)}")
 for _arch in BALANCE.get("archs", []):
     if _arch in STEERING["archs"]:
         check_balance(steering_profile(_arch), concepts_of(_arch), STEERING["prompts"], BALANCE["pool_prompts"], STEERING.get("noise", "per_clip"))
