@@ -205,12 +205,25 @@ for _arch in STEERING["archs"]:  # unknown names fail here, before any job (snak
             raise ValueError(f"unknown steering method '{_method}' in steering.methods; valid: {sorted(STEERING_METHODS)}")
         if PAPER_GRIDS is None and _method not in STEERING["alphas"]:
             raise ValueError(f"steering.alphas has no grid for method '{_method}'")
-if PAPER_GRIDS is None:  # a per-concept grid under a misspelt name would silently leave the default in use
-    _known = {c for a in STEERING["archs"] for c in steering_profile(a).concept_names()}
-    for _method, _grid in STEERING["alphas"].items():
-        for _concept in sorted(set(_grid) - {"default"}) if isinstance(_grid, dict) else []:
-            if _concept not in _known:
-                raise ConfigError(f"steering.alphas.{_method}.{_concept}: '{_concept}' is not a concept of {STEERING['archs']}; valid: {sorted(_known)}")
+
+
+def known_concepts():
+    """Every concept of every architecture's profile (a grid may stay for an arch not steered now), or None
+    where one cannot be listed (a real arch without the reference prompts): then nothing is refused."""
+    names = set()
+    for arch in ARCHITECTURES:
+        try:
+            names |= set(profile(arch, None, STEERING.get("reference_prompts")).concept_names())
+        except ConfigError:
+            return None
+    return names
+
+
+_known = known_concepts() if PAPER_GRIDS is None else None
+for _method, _grid in STEERING["alphas"].items() if _known is not None else []:  # a misspelt concept: default grid
+    for _concept in sorted(set(_grid) - {"default"}) if isinstance(_grid, dict) else []:
+        if _concept not in _known:
+            raise ConfigError(f"steering.alphas.{_method}.{_concept}: '{_concept}' is no architecture's concept; valid: {sorted(_known)}")
 for _arch in BALANCE.get("archs", []):
     if _arch in STEERING["archs"]:
         check_balance(steering_profile(_arch), concepts_of(_arch), STEERING["prompts"], BALANCE["pool_prompts"], STEERING.get("noise", "per_clip"))
