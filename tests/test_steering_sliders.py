@@ -17,7 +17,7 @@ from peft.tuners.lora import LoraLayer
 from test_steering import BUILDERS, SEEDS, real_concept, tiny_mini
 
 from tada.errors import ConfigError
-from tada.steering import ConceptSliders, make_controller, mini_concept
+from tada.steering import ConceptSliders, make_controller, mini_concept, sliders
 from tada.steering.concepts import mini_prompts
 from tada.testing.tiny import STEERING_DURATIONS
 
@@ -119,6 +119,40 @@ def test_a_loc_slider_refuses_all_sites(tmp_path) -> None:
             adapter.steer(make_controller("sliders", None, target, tmp_path / "loc", alpha=1.0)).__enter__()
     with pytest.raises(ConfigError, match="contrast"):
         ConceptSliders.compute(adapter, mini_concept("violin", 2), contrast="sideways")
+
+
+def test_dual_polarity_trains_the_mirror_image_at_scale_minus_one(monkeypatch) -> None:
+    adapter = tiny_mini()
+    concept = mini_concept("violin", 2)
+    calls, scales = [], []
+    step = sliders._Trainer.step
+
+    def recording_step(self, layers, params, optimizer, c0, cpos, cneg, eta, n, seed, scale=1.0):
+        calls.append((c0, cpos, cneg, scale))
+        recording_set_scale = sliders.set_scale
+
+        def seen(layers, value):  # the scale the rollout and the loss see
+            scales.append(value)
+            recording_set_scale(layers, value)
+
+        monkeypatch.setattr(sliders, "set_scale", seen)
+        try:
+            return step(self, layers, params, optimizer, c0, cpos, cneg, eta, n, seed, scale)
+        finally:
+            monkeypatch.setattr(sliders, "set_scale", recording_set_scale)
+
+    monkeypatch.setattr(sliders._Trainer, "step", recording_step)
+    slider = ConceptSliders.compute(
+        adapter, concept, iterations=4, contrast="negative", polarity="both", learning_rate=1e-2, progress=False
+    )
+    assert slider.meta["polarity"] == "both"
+    assert [scale for *_, scale in calls] == [1.0, -1.0, 1.0, -1.0]
+    for c0, cpos, cneg, scale in calls:
+        pair = (concept.negative, concept.positive) if scale > 0 else (concept.positive, concept.negative)
+        assert pair[0].index(c0) == pair[1].index(cpos) and cneg == c0
+    assert {v for v in scales if v} == {1.0, -1.0} and scales.count(-1.0) == 2 * 2  # rollout + loss, twice
+    with pytest.raises(ConfigError, match="polarity must be one of positive \\| both"):
+        ConceptSliders.compute(adapter, concept, polarity="negative")
 
 
 ROUND_TRIP = """

@@ -6,6 +6,10 @@ adapter's own sampler runs ``c0`` with the LoRA on up to step ``n``, where the d
 call is re-run at the same latents with the conditioning of ``c0``, ``c+`` and the empty prompt ``cU``
 replayed at every cross-attention site: LoRA off, ``target = v(c0) + eta * (v(c+) - v(cU))``; LoRA on,
 ``loss = MSE(v(c+), target)``. The prediction is the denoiser's raw output (velocity, noise...).
+With ``polarity: both`` (dual-polarity sliders, as later slider trainers do) every other iteration
+trains the mirror image at adapter scale -1: the poles swap (``c0`` the positive prompt, ``c+`` the
+negative, the contrast the positive when it is ``negative``), so the negative scales are trained
+toward the negative pole instead of being only the extrapolation of the positive ones.
 
 Inference: the LoRA is injected (peft, ``lora_alpha`` 1) for each steered generation with adapter
 scale ``alpha``, i.e. ``delta W = alpha / rank * B A`` on every pass and step, and removed after it:
@@ -51,6 +55,8 @@ PROJECTIONS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
 ADAPTER = "concept_slider"
 #: what the positive prompt is contrasted with: the empty prompt (the reference) or the negative pole
 CONTRASTS: tuple[str, ...] = ("empty", "negative")
+#: the adapter scales trained: +1 only (the reference) or +1 and -1 in turn (dual-polarity)
+POLARITIES: tuple[str, ...] = ("positive", "both")
 
 
 def lora_targets(sites: Sequence[Site]) -> list[str]:
@@ -132,7 +138,8 @@ class ConceptSliders(ArtifactController):
     tensors_file: ClassVar[str] = "pytorch_lora_weights.safetensors"
     computed_per_arm: ClassVar[bool] = True  # a LoRA steers exactly the sites it was trained on
     compute_options: ClassVar[tuple[str, ...]] = (
-        "rank", "eta", "iterations", "learning_rate", "weight_decay", "seed", "steps", "guidance_scale", "contrast"
+        "rank", "eta", "iterations", "learning_rate", "weight_decay", "seed", "steps", "guidance_scale", "contrast",
+        "polarity",
     )
 
     @classmethod
@@ -150,6 +157,7 @@ class ConceptSliders(ArtifactController):
         steps: int | None = None,
         guidance_scale: float | None = None,
         contrast: str = "empty",
+        polarity: str = "positive",
         config: GenerationConfig | None = None,
         progress: bool = True,
         **kwargs: Any,
@@ -157,9 +165,12 @@ class ConceptSliders(ArtifactController):
         """Train the slider LoRA of ``concept`` on ``target_layers`` (defaults: the reference's; the rollout
         uses ``config``, default the adapter's steering preset, with ``steps`` / ``guidance_scale`` if given). ``contrast``: what
         ``c+`` is contrasted with, the empty prompt (``empty``, the reference) or the negative pole (``negative``,
-        the original Concept Sliders objective)."""
+        the original Concept Sliders objective). ``polarity``: train adapter scale +1 only (``positive``, the
+        reference) or +1 and -1 in turn with the poles swapped (``both``)."""
         if contrast not in CONTRASTS:
             raise ConfigError(f"sliders contrast must be one of {' | '.join(CONTRASTS)}; got '{contrast}'")
+        if polarity not in POLARITIES:
+            raise ConfigError(f"sliders polarity must be one of {' | '.join(POLARITIES)}; got '{polarity}'")
         if adapter.no_score_access:
             raise ConfigError(f"Concept Sliders cannot be trained on '{adapter.arch}': {adapter.no_score_access}")
         if rank < 1 or iterations < 1 or learning_rate <= 0:
@@ -182,12 +193,14 @@ class ConceptSliders(ArtifactController):
             params = [p for layer in layers.values() for part in ("lora_A", "lora_B") for p in getattr(layer, part)[ADAPTER].parameters()]
             optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
             bar = tqdm(range(iterations), desc=f"sliders {concept.name}", disable=not progress)
-            for _ in bar:
+            for iteration in bar:
                 i = rng.randrange(len(concept.positive))
+                base, toward, scale = concept.negative[i], concept.positive[i], 1.0
+                if polarity == "both" and iteration % 2:  # the mirror image: poles swapped, scale -1
+                    base, toward, scale = toward, base, -1.0
                 loss = trainer.step(
-                    layers, params, optimizer, concept.negative[i], concept.positive[i],
-                    "" if contrast == "empty" else concept.negative[i], eta,
-                    rng.randrange(config.steps), rng.randrange(2**31),
+                    layers, params, optimizer, base, toward, "" if contrast == "empty" else base, eta,
+                    rng.randrange(config.steps), rng.randrange(2**31), scale,
                 )
                 losses.append(round(loss, 6))
                 bar.set_postfix(loss=f"{loss:.4f}")
@@ -199,6 +212,7 @@ class ConceptSliders(ArtifactController):
             "lora_alpha": 1,
             "eta": eta,
             "contrast": contrast,
+            "polarity": polarity,
             "iterations": iterations,
             "learning_rate": learning_rate,
             "weight_decay": weight_decay,
@@ -234,7 +248,8 @@ class ConceptSliders(ArtifactController):
 
 
 class _Trainer:
-    """One sliders iteration: roll out ``c0`` to step ``n`` with the LoRA on, then take a gradient step."""
+    """One sliders iteration: roll out ``c0`` to step ``n`` with the LoRA on at ``scale``, then take a
+    gradient step."""
 
     def __init__(self, adapter: ModelAdapter, config: GenerationConfig, layers: list[Site]) -> None:
         self.adapter, self.config, self.layers = adapter, config, layers
@@ -257,6 +272,7 @@ class _Trainer:
         eta: float,
         n: int,
         seed: int,
+        scale: float = 1.0,
     ) -> float:
         conds = {p: self.conditioning(p) for p in (c0, cpos, cneg)}
         ctx = self.adapter.hook_context
@@ -279,7 +295,7 @@ class _Trainer:
             with torch.no_grad():
                 set_scale(layers, 0.0)
                 target = predict(c0) + eta * (predict(cpos) - predict(cneg))
-            set_scale(layers, 1.0)
+            set_scale(layers, scale)
             with torch.enable_grad():
                 loss = torch.nn.functional.mse_loss(predict(cpos), target)
                 optimizer.zero_grad()
@@ -289,7 +305,7 @@ class _Trainer:
             loss_value.append(loss.item())
             raise StopForward
 
-        set_scale(layers, 1.0)
+        set_scale(layers, scale)
         handle = self.adapter.denoiser.register_forward_hook(hook, with_kwargs=True)
         try:
             self.adapter.sample([c0], [seed], self.config)
