@@ -16,8 +16,8 @@ here and reported in the README (the check fails on any other):
   ``_all`` arms of AUSteer and SAE were anti-causal (README). With these settings every arm is monotone.
 * Concept Sliders toward ``violin`` and the localized slider toward ``sad``: 100 iterations against the
   opposite pole (``contrast: negative``) train a slider that moves these little and not in order on
-  that side (the run's numbers depend on the CPU's floating-point kernels, so these are listed for both
-  CPU kinds CI runs on).
+  that side on some models (the run's numbers depend on the CPU's floating-point kernels: each was seen
+  on one of the CPU kinds CI has run on; on the latest, every curve is monotone).
 * The ``random`` arms are controls: a random direction need not be monotone; each must score a lower
   AUC than its method at the same (localized) sites.
 """
