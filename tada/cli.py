@@ -39,7 +39,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-prompts", help="folder of the reference's concept/test prompt CSVs (real archs)")
     parser.add_argument(
         "--set", action="append", metavar="KEY=VALUE", dest="settings",
-        help="a method option or compute setting, YAML-valued (repeatable): e.g. --set top_k=32, --set normalize=false",
+        help="a method option or compute setting, YAML-valued (repeatable): e.g. --set top_k=32, --set weighting=difference",
     )
 
 

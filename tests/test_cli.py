@@ -44,9 +44,9 @@ def test_compute_generate_and_sweep(checkpoint, tmp_path, capsys) -> None:
     assert main(["compute", *common, "--method", "caa", "--compute-prompts", "2", "--out", str(tmp_path / "caa")]) == 0
     assert json.loads((tmp_path / "caa" / "config.json").read_text())["concept"] == "violin"
     raw = tmp_path / "raw.yaml"  # a compute setting from a file reaches the compute step
-    raw.write_text(yaml.safe_dump({"normalize": False, "compute_prompts": 2}))
+    raw.write_text(yaml.safe_dump({"weighting": "difference", "compute_prompts": 2}))
     assert main(["compute", *common, "--method", "caa", "--config", str(raw), "--out", str(tmp_path / "raw")]) == 0
-    assert json.loads((tmp_path / "raw" / "config.json").read_text())["normalize"] is False
+    assert json.loads((tmp_path / "raw" / "config.json").read_text())["weighting"] == "difference"
     found = tmp_path / "localized.yaml"  # an arm's sites: the localized preset given, or every site but it
     found.write_text(yaml.safe_dump({"sites": ["tf1"]}))
     for arm, sites in (("loc", ["tf1"]), ("ablated", ["tf0", "tf2"])):
@@ -107,9 +107,9 @@ def compute_with_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"normalise": False}, "unknown option(s) normalise"),  # a misspelt key is not ignored
+        ({"weighing": "unit"}, "unknown option(s) weighing"),  # a misspelt key is not ignored
         ({"top_k": 32}, "unknown option(s) top_k"),  # not a setting of caa's compute step
-        ({"normalize": "no"}, "'normalize' must be of type bool"),  # a string is not taken as truthy
+        ({"weighting": 1}, "'weighting' must be of type str"),  # a value of the wrong type is refused
     ],
 )
 def test_config_file_keys_and_types_are_checked_before_loading(tmp_path, capsys, monkeypatch, settings, message) -> None:
@@ -118,7 +118,7 @@ def test_config_file_keys_and_types_are_checked_before_loading(tmp_path, capsys,
 
 def test_one_config_file_may_serve_several_commands(tmp_path, monkeypatch) -> None:
     with pytest.raises(ReachedTheModel):
-        compute_with_file(tmp_path, monkeypatch, {"compute_prompts": 2, "alphas": [0, 1], "seeds": 1, "normalize": False})
+        compute_with_file(tmp_path, monkeypatch, {"compute_prompts": 2, "alphas": [0, 1], "seeds": 1, "weighting": "difference"})
 
 
 def test_method_options_reach_the_controller(checkpoint, tmp_path, capsys) -> None:

@@ -100,6 +100,6 @@ def test_mini_settings_do_not_leak_into_the_paper() -> None:
     merged = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(merged, yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
     options = merged["steering"]["options"]
-    assert options["caa"]["normalize"] is True and options["sliders"]["contrast"] == "empty"
+    assert options["caa"]["weighting"] == "unit" and options["sliders"]["contrast"] == "empty"
     assert options["sliders"]["iterations"] == 500 and options["austeer"]["top_k"] == "reference"
     assert options["austeer"]["weighting"] == "sign" and options["sae"]["weighting"] == "unit"

@@ -267,20 +267,23 @@ def test_artifact_refuses_another_model(tmp_path) -> None:
         wide.steer(CAA.from_pretrained(tmp_path / "caa", target_layers="tf0")).__enter__()
 
 
-def test_caa_normalize_false_keeps_the_raw_differences_and_a_mismatch_is_refused(tmp_path) -> None:
+def test_caa_difference_weighting_keeps_the_raw_differences_and_a_mismatch_is_refused(tmp_path) -> None:
     adapter = tiny_mini()
     concept = mini_concept("violin", 2)
     unit_caa = CAA.compute(adapter, concept, target_layers="tf0tf1")
-    raw = CAA.compute(adapter, concept, target_layers="tf0tf1", normalize=False)
-    assert raw.meta["normalize"] is False and unit_caa.meta["normalize"] is True
+    raw = CAA.compute(adapter, concept, target_layers="tf0tf1", weighting="difference")
+    assert raw.meta["weighting"] == "difference" and unit_caa.meta["weighting"] == "unit"
     for site, v in raw.tensors.items():
         norms = v.norm(dim=-1, keepdim=True)
         assert not torch.allclose(norms, torch.ones_like(norms))  # the differences keep their sizes
         torch.testing.assert_close(v / norms.clamp_min(1e-12), unit_caa.tensors[site])  # same directions
     raw.save_pretrained(tmp_path / "caa")
-    assert make_controller("caa", None, "tf0", tmp_path / "caa", normalize=False).meta["normalize"] is False
-    with pytest.raises(ConfigError, match="computed with normalize False; the configuration asks for normalize True"):
-        make_controller("caa", None, "tf0", tmp_path / "caa", normalize=True)
+    loaded = make_controller("caa", None, "tf0", tmp_path / "caa", weighting="difference")
+    assert loaded.meta["weighting"] == "difference"
+    with pytest.raises(ConfigError, match="computed with weighting difference; the configuration asks for weighting unit"):
+        make_controller("caa", None, "tf0", tmp_path / "caa", weighting="unit")
+    with pytest.raises(ConfigError, match="CAA weighting must be one of unit \\| difference; got 'sign'"):
+        CAA.compute(adapter, concept, target_layers="tf0", weighting="sign")
 
 
 ROUND_TRIP = """

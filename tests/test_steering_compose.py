@@ -214,7 +214,7 @@ def test_sweep_runner_and_cli_accept_several_controllers(adapter, caa, tmp_path,
 def test_trained_mini_two_concepts_move_as_each_does_alone() -> None:
     """CAA violin +a and CAA fast +b together: each concept's log-odds gain is within 50 % of its gain alone.
 
-    With mini's CAA setting (raw mean differences, ``options.caa.normalize: false``; measured 12 % / 17 % off).
+    With mini's CAA setting (raw mean differences, ``options.caa.weighting: difference``; measured 12 % / 17 % off).
     The reference's unit vectors at alpha 0.2 do not compose on mini: fast gains 3.5 alone, 0.7 beside violin."""
     from tada.metrics.registry import load_scorer
     from tada.models import load_model
@@ -226,8 +226,8 @@ def test_trained_mini_two_concepts_move_as_each_does_alone() -> None:
     adapter, scorer = load_model("mini", str(model)), load_scorer("mini", ROOT / "results")
     prof = profile("mini", str(ROOT / "results" / "localization" / "mini" / "localized.yaml"))
     loc = prof.target_layers("loc")
-    violin = CAA.compute(adapter, prof.concept("violin"), target_layers=loc, alpha=0.4, normalize=False)
-    fast = CAA.compute(adapter, prof.concept("fast"), target_layers=loc, alpha=0.4, normalize=False)
+    violin = CAA.compute(adapter, prof.concept("violin"), target_layers=loc, alpha=0.4, weighting="difference")
+    fast = CAA.compute(adapter, prof.concept("fast"), target_layers=loc, alpha=0.4, weighting="difference")
     prompts = [edit_caption(p, "violin")[0] for p in prof.eval_prompts("fast", 8)]
 
     def log_odds(*controllers) -> dict[str, float]:

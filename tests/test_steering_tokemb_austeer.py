@@ -159,7 +159,7 @@ def test_austeer_difference_weighting_scales_each_beta_by_its_mean_difference(tm
     concept = mini_concept("violin", 3)
     sign = AUSteer.compute(adapter, concept)
     weighted = AUSteer.compute(adapter, concept, weighting="difference")
-    size = {s: v[:, 0].abs() for s, v in CAA.compute(adapter, concept, normalize=False).tensors.items()}
+    size = {s: v[:, 0].abs() for s, v in CAA.compute(adapter, concept, weighting="difference").tensors.items()}
     scale = torch.cat([v.flatten() for v in size.values()]).mean()
     for site, beta in sign.tensors.items():
         torch.testing.assert_close(weighted.tensors[site], beta * size[site] / scale, rtol=1e-4, atol=1e-6)

@@ -61,7 +61,9 @@ def test_single_cell_builds_only_its_cone(tmp_path) -> None:
         ({"steering": {"balance": {"archs": ["mini"], "pool_prompts": 4, "pool_seeds": 2}}}, "pool_prompts"),
         ({"steering": {"noise": "reference"}}, "steering.balance"),  # one draw per prompt: no seeds to choose
         ({"steering": {"localized": {"ace_step15": "found.yaml"}}}, "ace_step15"),  # not an arch
-        ({"steering": {"options": {"caa": {"weighting": "difference"}}}}, "['caa']['weighting']"),  # AUSteer's and SAE's key
+        ({"steering": {"options": {"tokemb": {"weighting": "difference"}}}}, "['tokemb']['weighting']"),  # CAA's, AUSteer's, SAE's key
+        ({"steering": {"options": {"caa": {"weighting": "sign"}}}}, "'sign' is not one of ['unit', 'difference']"),  # AUSteer's value
+        ({"steering": {"options": {"caa": {"normalize": False}}}}, "'normalize' was unexpected"),  # CAA's former key
         ({"steering": {"options": {"sae": {"weighting": "sign"}}}}, "not one of ['unit', 'difference']"),  # AUSteer's value
     ],
 )

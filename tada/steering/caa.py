@@ -2,8 +2,9 @@
 
 Compute: generate the concept's positive and negative prompt sets with the same seeds, average each
 target site's output per (step, pass) over prompts and positions, and keep ``unit(mean_pos - mean_neg)``
-(``normalize=False``: the difference itself, as the original CAA of Rimsky et al.; every site is then
-pushed in proportion to how much the concept moves it, not by the same unit step).
+(``weighting="difference"``: the difference itself, as the original CAA of Rimsky et al.; every site is
+then pushed in proportion to how much the concept moves it, not by the same unit step; AUSteer and SAE
+have the option of the same name).
 Apply: at the selected passes of every step, ``h += alpha * v[step, source pass]`` on every position,
 then each position is rescaled to its original norm (``renorm``, as the reference's evaluation).
 The CFG mode says which pass is edited with which pass's vectors (STEERING.md, CAA modes).
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from tada.errors import ConfigError
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
 from tada.steering.controller import computed_on
@@ -32,6 +34,8 @@ CAA_MODES: dict[str, dict[str, str]] = {
     "separate": {"cond": "cond", "uncond": "uncond"},
 }
 PASS_INDEX = {"cond": 0, "uncond": 1}
+#: unit vectors per (step, site) (the reference) or the raw mean differences
+WEIGHTINGS: tuple[str, ...] = ("unit", "difference")
 
 
 def unit(v: torch.Tensor) -> torch.Tensor:
@@ -45,7 +49,7 @@ class CAA(ActivationController):
 
     method = "caa"
     modes = tuple(CAA_MODES)
-    compute_options: ClassVar[tuple[str, ...]] = ("normalize",)
+    compute_options: ClassVar[tuple[str, ...]] = ("weighting",)
 
     @property
     def sources(self) -> dict[str, str]:
@@ -63,11 +67,13 @@ class CAA(ActivationController):
         config: GenerationConfig | None = None,
         target_layers: str = "all",
         batch_size: int = 16,
-        normalize: bool = True,
+        weighting: str = "unit",
         **kwargs: Any,
     ) -> CAA:
         """Vectors from ``concept``'s compute set on ``adapter`` (prompt ``i`` of both poles uses ``seeds[i]``):
-        unit vectors (``normalize``, the reference's) or the raw mean differences."""
+        unit vectors (``weighting="unit"``, the reference's) or the raw mean differences (``"difference"``)."""
+        if weighting not in WEIGHTINGS:
+            raise ConfigError(f"CAA weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)
@@ -82,11 +88,11 @@ class CAA(ActivationController):
                     sums[name] = sums.get(name, 0) + stacked
             means[pole] = {k: v / len(prompts) for k, v in sums.items()}
         diffs = {s.name: means["positive"][s.name] - means["negative"][s.name] for s in sites}
-        tensors = {name: unit(d) if normalize else d for name, d in diffs.items()}
+        tensors = {name: unit(d) if weighting == "unit" else d for name, d in diffs.items()}
         meta = computed_on(adapter, sites, config, concept) | {
             "passes": list(PASS_INDEX),
             "seeds": seeds,
-            "normalize": normalize,
+            "weighting": weighting,
             "mean_output_norm": {s.name: float(means["positive"][s.name].norm(dim=-1).mean()) for s in sites},
         }
         return cls(concept, tensors, meta, target_layers=target_layers, **kwargs)

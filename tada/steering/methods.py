@@ -47,7 +47,7 @@ def needs_artifact(method: str) -> bool:
 
 def compute_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """The options of ``method``'s compute step among a configuration's method options, each checked
-    against the type of its default in the compute step (a YAML ``normalize: "no"`` is refused, not truthy)."""
+    against the type of its default in the compute step (a YAML ``iterations: true`` or ``weighting: 1`` is refused)."""
     cls = method_class(method)
     chosen = {k: v for k, v in options.items() if k in getattr(cls, "compute_options", ())}
     defaults = inspect.signature(cls.compute).parameters
