@@ -4,7 +4,6 @@ sweep runner with them; on the trained mini model (default run), two composed co
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -12,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from trained_mini import RESULTS, log_odds, trained_mini  # noqa: E402
 
 from tada.cli import main  # noqa: E402
 from tada.errors import ConfigError  # noqa: E402
@@ -31,7 +31,6 @@ torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 STEPS = 4
 SEEDS = [0, 1]
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -216,34 +215,26 @@ def test_trained_mini_two_concepts_move_as_each_does_alone() -> None:
 
     With mini's CAA setting (raw mean differences, ``options.caa.weighting: difference``; measured 12 % / 17 % off).
     The reference's unit vectors at alpha 0.2 do not compose on mini: fast gains 3.5 alone, 0.7 beside violin."""
-    from tada.metrics.registry import load_scorer
-    from tada.models import load_model
     from tada.steering.profiles import profile
 
-    model, scorer_dir = ROOT / "results" / "mini" / "model", ROOT / "results" / "mini" / "scorer"
-    if not (model / "config.json").is_file() or not (scorer_dir / "config.json").is_file():
-        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
-    adapter, scorer = load_model("mini", str(model)), load_scorer("mini", ROOT / "results")
-    prof = profile("mini", str(ROOT / "results" / "localization" / "mini" / "localized.yaml"))
+    adapter, scorer = trained_mini()
+    prof = profile("mini", str(RESULTS / "localization" / "mini" / "localized.yaml"))
     loc = prof.target_layers("loc")
     violin = CAA.compute(adapter, prof.concept("violin"), target_layers=loc, alpha=0.4, weighting="difference")
     fast = CAA.compute(adapter, prof.concept("fast"), target_layers=loc, alpha=0.4, weighting="difference")
     prompts = [edit_caption(p, "violin")[0] for p in prof.eval_prompts("fast", 8)]
 
-    def log_odds(*controllers) -> dict[str, float]:
-        with adapter.steer(*controllers):
-            waves = adapter.generate(prompts, [0] * len(prompts)).waveforms
-        audio = scorer.embed_audio(waves.mean(1), adapter.sample_rate).float().numpy()
-        out = {}
-        for concept in ("violin", "fast"):
-            logits = scorer.logit_scale * audio @ scorer.embed_text([concept, SWAPS[concept]]).float().numpy().T
-            out[concept] = float((logits[:, 0] - logits[:, 1]).mean())
-        return out
+    def both_log_odds(*controllers) -> dict[str, float]:
+        pairs = [(c, SWAPS[c]) for c in ("violin", "fast")]
+        return dict(zip(("violin", "fast"), log_odds(adapter, scorer, prompts, pairs, *controllers), strict=True))
 
     zero = CAA(violin.concept, violin.tensors, violin.meta, target_layers=loc)
-    base = log_odds(zero)
-    alone = {"violin": log_odds(violin)["violin"] - base["violin"], "fast": log_odds(fast)["fast"] - base["fast"]}
-    both = log_odds(violin, fast)
+    base = both_log_odds(zero)
+    alone = {
+        "violin": both_log_odds(violin)["violin"] - base["violin"],
+        "fast": both_log_odds(fast)["fast"] - base["fast"],
+    }
+    both = both_log_odds(violin, fast)
     for concept, gain in alone.items():
         assert gain > 1, (concept, gain)
         assert abs((both[concept] - base[concept]) - gain) <= 0.5 * gain, (concept, both[concept] - base[concept], gain)

@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from test_steering import BUILDERS, SEEDS, real_concept, tiny_mini
 from test_steering_sliders import fake_hub
+from trained_mini import log_odds, trained_mini
 
 from tada.errors import ConfigError
 from tada.steering import SAE, ActivationCache, SiteSAEs, make_controller, mini_concept
@@ -25,7 +25,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Should have:UserWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "mini"
 SMALL = {"expansion": 2, "k": 4, "learning_rate": 3e-3, "epochs": 3, "batch_size": 128}
 
 
@@ -174,13 +173,9 @@ def test_round_trips_in_a_new_process(tmp_path) -> None:
 def test_sae_orders_violin_alignment_on_the_trained_mini() -> None:
     """On the trained mini's localized sites, -alpha / 0 / +alpha order the violin alignment (log-odds
     against trumpet) of the same prompts and seeds."""
-    if not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir():
-        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
-    from tada.models import load_model
-    from tada.scoring.mini import MiniScorer
     from tada.steering.profiles import profile
 
-    adapter = load_model("mini", str(RESULTS / "model"))
+    adapter, scorer = trained_mini()
     concept = mini_concept("violin", 8)
     sae = SAE.compute(
         adapter, concept, target_layers="tf1tf2", every=2, expansion=4, k=8, learning_rate=1e-3, epochs=10,
@@ -188,13 +183,8 @@ def test_sae_orders_violin_alignment_on_the_trained_mini() -> None:
     )
     assert max(sae.meta["fvu"].values()) < 0.2, sae.meta["fvu"]
     prompts = profile("mini").eval_prompts("violin", 4)
-    scorer = MiniScorer.from_pretrained(RESULTS / "scorer")
-    text = scorer.embed_text(["violin", "trumpet"]).float().numpy()
     align = []
     for alpha in (-0.05, 0.0, 0.05):
         sae.set_alpha(alpha)
-        with adapter.steer(sae):
-            audio = adapter.generate(prompts, [0] * len(prompts))
-        logits = scorer.embed_audio(audio.mono(), audio.sample_rate).float().numpy() @ text.T
-        align.append(float((logits[:, 0] - logits[:, 1]).mean()))
+        align += log_odds(adapter, scorer, prompts, [("violin", "trumpet")], sae)
     assert align[0] < align[1] < align[2], align

@@ -15,6 +15,7 @@ import pytest
 import torch
 from peft.tuners.lora import LoraLayer
 from test_steering import BUILDERS, SEEDS, real_concept, tiny_mini
+from trained_mini import log_odds, trained_mini
 
 from tada.errors import ConfigError
 from tada.steering import ConceptSliders, make_controller, mini_concept, sliders
@@ -25,7 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Should have:UserWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "mini"
 
 
 def snapshot(adapter) -> tuple[list, dict, dict]:
@@ -211,23 +211,14 @@ def test_slider_orders_happy_alignment_on_the_trained_mini() -> None:
     """On the trained mini, scale -2 / 0 / +2 order the happy alignment (log-odds against sad) of the same
     prompts and seeds. (With the reference's objective mini's violin slider moves the other way: its
     ``c0`` is the opposite pole, trumpet, not a neutral prompt as the reference's violin.)"""
-    if not (RESULTS / "model").is_dir() or not (RESULTS / "scorer").is_dir():
-        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
-    from tada.models import load_model
-    from tada.scoring.mini import MiniScorer
     from tada.steering.profiles import profile
 
-    adapter = load_model("mini", str(RESULTS / "model"))
+    adapter, scorer = trained_mini()
     prof = profile("mini")
     slider = ConceptSliders.compute(adapter, prof.concept("happy"), iterations=100, learning_rate=1e-3, progress=False)
     prompts = prof.eval_prompts("happy", 4)
-    scorer = MiniScorer.from_pretrained(RESULTS / "scorer")
-    text = scorer.embed_text(["happy", "sad"]).float().numpy()
     align = []
     for alpha in (-2.0, 0.0, 2.0):
         slider.set_alpha(alpha)
-        with adapter.steer(slider):
-            audio = adapter.generate(prompts, [0] * len(prompts))
-        logits = scorer.embed_audio(audio.mono(), audio.sample_rate).float().numpy() @ text.T
-        align.append(float((logits[:, 0] - logits[:, 1]).mean()))
+        align += log_odds(adapter, scorer, prompts, [("happy", "sad")], slider)
     assert align[0] < align[1] < align[2], align

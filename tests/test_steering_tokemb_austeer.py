@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from trained_mini import RESULTS, log_odds, trained_mini  # noqa: E402
 
 from tada.errors import ConfigError  # noqa: E402
 from tada.models.base import GenerationConfig, ModelAdapter  # noqa: E402
@@ -36,7 +36,6 @@ pytestmark = [
 
 STEPS = 2
 SEEDS = [0, 1]
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_mini() -> MiniAdapter:
@@ -246,30 +245,21 @@ def test_artifacts_refuse_another_model(tmp_path) -> None:
 @pytest.mark.parametrize("method", ["tokemb", "austeer"])
 def test_trained_mini_violin_alignment_follows_the_sign_of_alpha(method: str) -> None:
     """At the localized sites, violin +alpha raises the violin-vs-trumpet log-odds and -alpha lowers them."""
-    from tada.metrics.registry import load_scorer
-    from tada.models import load_model
     from tada.steering.profiles import profile
 
-    model, scorer_dir = ROOT / "results" / "mini" / "model", ROOT / "results" / "mini" / "scorer"
-    if not (model / "config.json").is_file() or not (scorer_dir / "config.json").is_file():
-        pytest.fail("the trained mini model and scorer are missing (run `make run` first)")
-    adapter, scorer = load_model("mini", str(model)), load_scorer("mini", ROOT / "results")
-    prof = profile("mini", str(ROOT / "results" / "localization" / "mini" / "localized.yaml"))
+    adapter, scorer = trained_mini()
+    prof = profile("mini", str(RESULTS / "localization" / "mini" / "localized.yaml"))
     cls = {"tokemb": TokEmb, "austeer": AUSteer}[method]
     options = {"top_k": 32} if method == "austeer" else {}  # the config's setting for mini
     controller = cls.compute(adapter, prof.concept("violin"), target_layers=prof.target_layers("loc"), **options)
     alpha = {"tokemb": 1.0, "austeer": 0.1}[method]
     prompts = prof.eval_prompts("violin", 8)
-    text = scorer.embed_text(["violin", "trumpet"]).float().numpy()
 
-    def log_odds(a: float) -> float:
+    def violin_log_odds(a: float) -> float:
         controller.set_alpha(a)
-        with adapter.steer(controller):
-            waves = adapter.generate(prompts, [0] * len(prompts)).waveforms
-        logits = scorer.logit_scale * scorer.embed_audio(waves.mean(1), adapter.sample_rate).float().numpy() @ text.T
-        return float((logits[:, 0] - logits[:, 1]).mean())
+        return log_odds(adapter, scorer, prompts, [("violin", "trumpet")], controller)[0]
 
-    assert log_odds(alpha) > log_odds(0.0) + 1 > log_odds(-alpha) + 2
+    assert violin_log_odds(alpha) > violin_log_odds(0.0) + 1 > violin_log_odds(-alpha) + 2
 
 
 def test_reference_top_k_follows_concept_and_arm() -> None:
