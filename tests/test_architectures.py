@@ -35,11 +35,7 @@ pytestmark = [
 CLEAN = ["a happy violin song with drums", "a fast jazz piece"]
 CORRUPTED = ["a sad trumpet song with drums", "a slow opera piece"]
 SEEDS = [3, 4]
-BUILDERS = {
-    "stable_audio": tiny.tiny_stable_audio,
-    "audioldm2": tiny.tiny_audioldm2,
-    "ace_step_15": tiny.tiny_ace_step_15,
-}
+BUILDERS = tiny.TINY_REAL_ARCHS
 
 
 @dataclass

@@ -282,11 +282,7 @@ def test_cells_write_audio_manifest_scores(mini: MiniAdapter, tmp_path: Path) ->
 
 
 # tiny real architectures -------------------------------------------------------------------------
-BUILDERS = {
-    "stable_audio": tiny.tiny_stable_audio,
-    "audioldm2": tiny.tiny_audioldm2,
-    "ace_step_15": tiny.tiny_ace_step_15,
-}
+BUILDERS = tiny.TINY_REAL_ARCHS
 
 
 @pytest.mark.parametrize("arch", list(BUILDERS))

@@ -39,12 +39,7 @@ def tiny_mini() -> MiniAdapter:
     return tiny.tiny_mini_world(STEPS)
 
 
-BUILDERS = {
-    "mini": tiny_mini,
-    "stable_audio": tiny.tiny_stable_audio,
-    "audioldm2": tiny.tiny_audioldm2,
-    "ace_step_15": tiny.tiny_ace_step_15,
-}
+BUILDERS = {"mini": tiny_mini, **tiny.TINY_REAL_ARCHS}
 
 
 @dataclass

@@ -8,6 +8,7 @@ denoiser configs without allocating weights, to check module names and counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -51,6 +52,7 @@ from transformers import (
 
 from tada.models.ace_step import AceStep15Adapter, AceStepV1Adapter
 from tada.models.audioldm2 import AudioLDM2Adapter
+from tada.models.base import ModelAdapter
 from tada.models.mini import MiniAdapter, MiniConfig, MiniTextToMusic
 from tada.models.stable_audio import StableAudioAdapter
 from tada.models.structures import load_config
@@ -329,6 +331,14 @@ def tiny_ace_step_15(num_layers: int = 4, seed: int = 0) -> AceStep15Adapter:
 
 # full-size structures -------------------------------------------------------------------------
 # The published configs are package data (tada/models/structures/); the adapters build them on meta.
+
+
+#: arch -> builder of its tiny random-weight instance (the real architectures with diffusers pipelines)
+TINY_REAL_ARCHS: dict[str, Callable[[], ModelAdapter]] = {
+    "stable_audio": tiny_stable_audio,
+    "audioldm2": tiny_audioldm2,
+    "ace_step_15": tiny_ace_step_15,
+}
 
 
 def meta_stable_audio() -> nn.Module:
