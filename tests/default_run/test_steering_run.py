@@ -58,15 +58,20 @@ def direction_spearman(curve: pd.DataFrame, sign: int) -> float:
 
 
 def test_alignment_follows_alpha_in_each_direction(run_result) -> None:
-    failing = set()
+    failing = {}
     for concept, cell in STEERED:
         curve = pd.read_csv(run_result(f"protocol/mini/{concept}/{cell}/per_alpha.csv"))
         for sign in (1, -1):
             rho = direction_spearman(curve, sign)
             if not rho >= MIN_SPEARMAN - 1e-9:
-                failing.add((concept, cell, sign))
-    unexpected = failing - WEAK_SLIDERS
-    assert not unexpected, f"alignment not monotone in alpha (Spearman < {MIN_SPEARMAN}): {sorted(unexpected)}"
+                side = curve[np.sign(curve["alpha"]) != -sign]
+                failing[(concept, cell, sign)] = f"Spearman {rho:.2f}: " + ", ".join(
+                    f"{a:g} -> {v:.2f}" for a, v in zip(side["alpha"], side["mini"], strict=True)
+                )
+    unexpected = {key: failing[key] for key in sorted(failing.keys() - WEAK_SLIDERS)}
+    assert not unexpected, f"alignment not monotone in alpha (Spearman < {MIN_SPEARMAN}; alpha -> log-odds): " + "".join(
+        f"\n  {key}: {curve}" for key, curve in unexpected.items()
+    )
 
 
 def test_protocol_aucs_are_positive_and_above_the_random_controls(run_result) -> None:
