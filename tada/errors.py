@@ -39,6 +39,13 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> UnknownNameError
     return UnknownNameError(f"unknown {kind} '{name}'.{hint} Valid: {shown}")
 
 
+def check_choice(option: str, value: str, choices: Iterable[str]) -> None:
+    """Refuse an option ``value`` that is not one of ``choices``, naming the valid ones."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"{option} must be one of {' | '.join(choices)}; got '{value}'")
+
+
 def missing_prompt_file(path: str | Path, holds: str) -> ConfigError:
     """Build an error for a prompt file that is not there: where relative paths start, what it must hold."""
     return ConfigError(f"prompt file '{path}' does not exist (relative paths start at {Path.cwd()}): give {holds}")

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from tada.errors import ConfigError
+from tada.errors import ConfigError, check_choice
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
 from tada.steering.controller import computed_on
@@ -88,8 +88,7 @@ class AUSteer(ActivationController):
     ) -> AUSteer:
         """Channel scores from ``concept``'s compute set (pair ``i`` uses ``seeds[i]``, default 10 for all):
         the reference's sign consistency (``weighting="sign"``) or that times the mean difference's size."""
-        if weighting not in WEIGHTINGS:
-            raise ConfigError(f"AUSteer weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
+        check_choice("AUSteer weighting", weighting, WEIGHTINGS)
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from tada.errors import ConfigError
+from tada.errors import check_choice
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.steering.concepts import Concept
 from tada.steering.controller import computed_on
@@ -72,8 +72,7 @@ class CAA(ActivationController):
     ) -> CAA:
         """Vectors from ``concept``'s compute set on ``adapter`` (prompt ``i`` of both poles uses ``seeds[i]``):
         unit vectors (``weighting="unit"``, the reference's) or the raw mean differences (``"difference"``)."""
-        if weighting not in WEIGHTINGS:
-            raise ConfigError(f"CAA weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
+        check_choice("CAA weighting", weighting, WEIGHTINGS)
         config = config or adapter.generation_config("steering")
         sites = adapter.registry().resolve(target_layers)
         seeds = list(seeds) if seeds is not None else [10] * len(concept.positive)

@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 from tqdm import tqdm
 
-from tada.errors import ConfigError
+from tada.errors import ConfigError, check_choice
 from tada.interventions import Edit, HookContext, main_tensor
 from tada.models.base import GenerationConfig, ModelAdapter
 from tada.sites import Site
@@ -373,10 +373,8 @@ class SAE(ActivationController):
         expansion: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if score not in SCORES:
-            raise ConfigError(f"SAE score must be one of {' | '.join(SCORES)}; got '{score}'")
-        if weighting not in WEIGHTINGS:
-            raise ConfigError(f"SAE weighting must be one of {' | '.join(WEIGHTINGS)}; got '{weighting}'")
+        check_choice("SAE score", score, SCORES)
+        check_choice("SAE weighting", weighting, WEIGHTINGS)
         self.weighting = weighting
         if expansion is not None and meta and expansion != meta["expansion"]:
             raise ConfigError(f"this SAE artifact has expansion {meta['expansion']}, not {expansion}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from tada.errors import ConfigError
+from tada.errors import check_choice
 from tada.interventions import Edit, SteerOutput, StepWindow
 from tada.models.base import Audio, GenerationConfig, ModelAdapter
 from tada.sites import Site
@@ -78,8 +78,7 @@ class ActivationController(ArtifactController):
         random_seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        if schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {' | '.join(SCHEDULES)}; got '{schedule}'")
+        check_choice("schedule", schedule, SCHEDULES)
         self.renorm, self.schedule = renorm, schedule
         self.random_control, self.random_seed = random_control, random_seed
         self.vectors: dict[str, torch.Tensor] = {}

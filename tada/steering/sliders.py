@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 from tqdm import tqdm
 
-from tada.errors import ConfigError
+from tada.errors import ConfigError, check_choice
 from tada.interventions import (
     Edit,
     HookContext,
@@ -167,10 +167,8 @@ class ConceptSliders(ArtifactController):
         ``c+`` is contrasted with, the empty prompt (``empty``, the reference) or the negative pole (``negative``,
         the original Concept Sliders objective). ``polarity``: train adapter scale +1 only (``positive``, the
         reference) or +1 and -1 in turn with the poles swapped (``both``)."""
-        if contrast not in CONTRASTS:
-            raise ConfigError(f"sliders contrast must be one of {' | '.join(CONTRASTS)}; got '{contrast}'")
-        if polarity not in POLARITIES:
-            raise ConfigError(f"sliders polarity must be one of {' | '.join(POLARITIES)}; got '{polarity}'")
+        check_choice("sliders contrast", contrast, CONTRASTS)
+        check_choice("sliders polarity", polarity, POLARITIES)
         if adapter.no_score_access:
             raise ConfigError(f"Concept Sliders cannot be trained on '{adapter.arch}': {adapter.no_score_access}")
         if rank < 1 or iterations < 1 or learning_rate <= 0:
