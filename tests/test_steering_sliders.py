@@ -125,23 +125,18 @@ def test_dual_polarity_trains_the_mirror_image_at_scale_minus_one(monkeypatch) -
     adapter = tiny_mini()
     concept = mini_concept("violin", 2)
     calls, scales = [], []
-    step = sliders._Trainer.step
+    step, set_scale = sliders._Trainer.step, sliders.set_scale
 
     def recording_step(self, layers, params, optimizer, c0, cpos, cneg, eta, n, seed, scale=1.0):
         calls.append((c0, cpos, cneg, scale))
-        recording_set_scale = sliders.set_scale
+        return step(self, layers, params, optimizer, c0, cpos, cneg, eta, n, seed, scale)
 
-        def seen(layers, value):  # the scale the rollout and the loss see
-            scales.append(value)
-            recording_set_scale(layers, value)
-
-        monkeypatch.setattr(sliders, "set_scale", seen)
-        try:
-            return step(self, layers, params, optimizer, c0, cpos, cneg, eta, n, seed, scale)
-        finally:
-            monkeypatch.setattr(sliders, "set_scale", recording_set_scale)
+    def recording_set_scale(layers, value):  # the scales the rollout, the target and the loss see
+        scales.append(value)
+        set_scale(layers, value)
 
     monkeypatch.setattr(sliders._Trainer, "step", recording_step)
+    monkeypatch.setattr(sliders, "set_scale", recording_set_scale)
     slider = ConceptSliders.compute(
         adapter, concept, iterations=4, contrast="negative", polarity="both", learning_rate=1e-2, progress=False
     )
